@@ -1,0 +1,24 @@
+// Entry point of dist/flox-runtime.mjs. bin/flox-runtime sends here only what needs Node: a
+// runc `create`/`exec` that may concern a Flox environment, or an operator command (any word
+// runc does not know). Each path loads only its own chunk to keep the container start short.
+import { parseRuncArgv } from '../oci/argv.js';
+
+export const RUNC_COMMANDS: ReadonlySet<string> = new Set([
+  '', 'checkpoint', 'create', 'delete', 'events', 'exec', 'init', 'kill', 'list', 'pause', 'ps',
+  'restore', 'resume', 'run', 'spec', 'start', 'state', 'update', 'features', 'help', 'h',
+]);
+
+const argv = process.argv.slice(2);
+let command = '';
+try {
+  command = parseRuncArgv(argv).command;
+} catch {
+  // malformed runc argv: the OCI path reports it properly
+}
+if (RUNC_COMMANDS.has(command)) {
+  const { runOci } = await import('./oci.js');
+  await runOci(argv);
+} else {
+  const { runOperator } = await import('./operator.js');
+  await runOperator(argv);
+}

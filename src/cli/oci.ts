@@ -1,0 +1,98 @@
+// The OCI entry: what runs when containerd's shim (through bin/flox-runtime) calls us with
+// runc's argv for a `create` or `exec` that may concern a Flox environment. On success it prints
+// nothing and exits like the delegate; on failure it reports once (--log JSON line + stderr),
+// exits 1 and never calls the delegate.
+import { join } from 'node:path';
+import { activate as defaultActivator } from '../activate/index.js';
+import type { Activator, ExecRecord } from '../activate/types.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { isFloxError } from '../errors.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { bundleDir, parseRuncArgv, type RuncInvocation } from '../oci/argv.js';
+import { exitLike, findDelegate, runDelegate } from '../oci/delegate.js';
+import { applyExecRecord, execRecordPath, readExecRecord, writeExecRecord } from '../oci/exec-record.js';
+import { reportFailure } from '../oci/runclog.js';
+import { loadSpecFile, saveSpecFile, serializeSpec, writeFileAtomic } from '../oci/spec.js';
+import { decide, describeContainer } from '../pod/request.js';
+
+export interface OciDeps {
+  activator?: Activator;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** Prepares the call: may rewrite config.json or the exec process file. Returns what to do after. */
+async function prepare(
+  inv: RuncInvocation,
+  config: Config,
+  log: Logger,
+  deps: Required<OciDeps>,
+): Promise<{ execRecord?: { path: string; record: ExecRecord } }> {
+  if (inv.command === 'create' || inv.command === 'run') {
+    const bundle = bundleDir(inv, deps.cwd);
+    const specPath = join(bundle, 'config.json');
+    const spec = loadSpecFile(specPath);
+    const decision = decide(spec.annotations ?? {});
+    if (decision.action === 'skip') {
+      log.debug('container left untouched', { reason: decision.reason, container: describeContainer(decision.identity, inv.id) });
+      return {};
+    }
+    const started = Date.now();
+    const result = await deps.activator({
+      request: decision.request,
+      spec,
+      bundle,
+      ...(inv.id !== undefined && { containerId: inv.id }),
+      config,
+      log,
+    });
+    saveSpecFile(specPath, result.spec);
+    log.info('activated', { container: describeContainer(decision.request, inv.id), id: inv.id, ms: Date.now() - started, ...result.summary });
+    if (result.execRecord && inv.id !== undefined) {
+      return { execRecord: { path: execRecordPath(inv.globals.root, inv.id), record: result.execRecord } };
+    }
+    return {};
+  }
+  if (inv.command === 'exec' && inv.id !== undefined && inv.processFile) {
+    const record = readExecRecord(execRecordPath(inv.globals.root, inv.id));
+    if (!record) return {};
+    const processSpec = loadSpecFile(inv.processFile) as { args?: string[]; env?: string[] };
+    writeFileAtomic(inv.processFile, serializeSpec(applyExecRecord(processSpec, record)), 0o600);
+    log.debug('exec joins the environment', { id: inv.id, environment: record.environment });
+  }
+  return {};
+}
+
+export async function runOci(argv: string[], deps: OciDeps = {}): Promise<never> {
+  const full: Required<OciDeps> = {
+    activator: deps.activator ?? defaultActivator,
+    env: deps.env ?? process.env,
+    cwd: deps.cwd ?? process.cwd(),
+  };
+  let inv: RuncInvocation | undefined;
+  let log: Logger | undefined;
+  try {
+    inv = parseRuncArgv(argv);
+    const config = loadConfig(full.env);
+    log = createLogger({ file: config.log.file, level: inv.globals.debug ? 'debug' : config.log.level, fields: { pid: process.pid } });
+    const delegate = findDelegate(config.runtime.delegate, full.env.PATH);
+    const { execRecord } = await prepare(inv, config, log, full);
+    const result = await runDelegate(delegate, argv);
+    if (execRecord && result.code === 0) {
+      try {
+        writeExecRecord(execRecord.path, execRecord.record);
+      } catch (e) {
+        // the container runs; only later execs miss the environment
+        log.warn('cannot record activation for exec', { error: (e as Error).message });
+      }
+    }
+    return exitLike(result);
+  } catch (e) {
+    const msg = isFloxError(e) ? e.message : `internal error: ${(e as Error)?.stack ?? String(e)}`;
+    log?.error(msg, { argv });
+    reportFailure(msg, inv?.globals.log);
+    process.exit(1);
+  }
+}
+
