@@ -1,0 +1,79 @@
+// The node's FloxHub cache under <state-dir>/floxhub: files of a floxmeta commit are immutable,
+// so they are kept by commit; two small pointer files say which commit was last seen as the
+// branch head and at which commit a pinned generation was read. All writes are tmp + rename.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+export interface Pointer {
+  commit: string;
+  /** Fetched without a token: usable offline by anyone. Token-fetched entries need a token. */
+  anonymous: boolean;
+  at: string;
+}
+
+export function envCacheDir(stateDir: string, gitUrl: string, owner: string, name: string): string {
+  const hub = createHash('sha256').update(gitUrl.replace(/\/+$/, '')).digest('hex').slice(0, 16);
+  return join(stateDir, 'floxhub', hub, owner, name);
+}
+
+async function writeAtomic(path: string, content: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, content);
+  await rename(tmp, path);
+}
+
+export async function readPointer(path: string): Promise<Pointer | undefined> {
+  try {
+    const p = JSON.parse(await readFile(path, 'utf8')) as Partial<Pointer>;
+    if (typeof p.commit === 'string' && /^[0-9a-f]{40,64}$/.test(p.commit) && typeof p.anonymous === 'boolean') return p as Pointer;
+  } catch {
+    // missing or torn: treat as absent
+  }
+  return undefined;
+}
+
+export const headPointer = (dir: string) => join(dir, 'head.json');
+export const pinPointer = (dir: string, generation: number) => join(dir, 'pins', `${generation}.json`);
+
+export async function writePointer(path: string, p: Pointer): Promise<void> {
+  await writeAtomic(path, JSON.stringify(p));
+}
+
+export function commitDir(dir: string, commit: string): string {
+  return join(dir, 'commits', commit);
+}
+
+/** Stores the files of one commit; a concurrent writer of the same commit simply wins. */
+export async function storeCommit(dir: string, commit: string, files: Map<string, string>): Promise<void> {
+  const final = commitDir(dir, commit);
+  const tmp = join(dir, 'commits', `.tmp-${commit}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    for (const [path, content] of files) {
+      await mkdir(dirname(join(tmp, path)), { recursive: true });
+      await writeFile(join(tmp, path), content);
+    }
+    await mkdir(tmp, { recursive: true });
+    await writeFile(join(tmp, '.complete'), commit);
+    await rename(tmp, final);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Reads a file of a cached commit; undefined when the commit or the file is not cached. */
+export async function readCommitFile(dir: string, commit: string, path: string): Promise<string | undefined> {
+  try {
+    return await readFile(join(commitDir(dir, commit), path), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export async function hasCommit(dir: string, commit: string): Promise<boolean> {
+  return (await readCommitFile(dir, commit, '.complete')) === commit;
+}

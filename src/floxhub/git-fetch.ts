@@ -1,0 +1,81 @@
+// Fetches the tip of one floxmeta branch with the git CLI (only when the node has not seen that
+// commit yet) and extracts the files a generation needs. A fresh temporary bare repository per
+// fetch keeps concurrent container starts from ever sharing git's lock files.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { HubError, authHeader } from './smart-http.js';
+
+export interface FetchedTree {
+  commit: string;
+  /** path in the tree -> content, for metadata.json and every <N>/env/manifest.{toml,lock} */
+  files: Map<string, string>;
+}
+
+const WANTED = /^(metadata\.json|[1-9][0-9]*\/env\/manifest\.(toml|lock))$/;
+
+function gitEnv(token: string | undefined, home: string): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: home,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: '',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_CONFIG_NOSYSTEM: '1',
+    LC_ALL: 'C',
+  };
+  // The token travels in the environment (readable only by root), never in argv or the URL.
+  const auth = authHeader(token).authorization;
+  if (auth) Object.assign(env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: ${auth}` });
+  return env;
+}
+
+export async function fetchBranch(opts: { repoUrl: string; branch: string; token?: string; timeoutMs: number; tmpDir: string }): Promise<FetchedTree> {
+  const dir = await mkdtemp(join(opts.tmpDir, 'fetch-'));
+  const env = gitEnv(opts.token, dir);
+  const git = (args: string[], input?: string) =>
+    execa('git', args, { env, extendEnv: false, timeout: opts.timeoutMs, input, stripFinalNewline: false, encoding: 'utf8', reject: false });
+  try {
+    const clone = await git(['clone', '--quiet', '--bare', '--depth', '1', '--single-branch', '--no-tags', '--branch', opts.branch, opts.repoUrl, join(dir, 'repo')]);
+    if (clone.exitCode !== 0 || clone.timedOut) throw classify(String(clone.stderr ?? ''), clone.timedOut, opts.timeoutMs);
+    const repo = join(dir, 'repo');
+    const rev = await git(['-C', repo, 'rev-parse', '--verify', `refs/heads/${opts.branch}^{commit}`]);
+    const commit = String(rev.stdout).trim();
+    if (rev.exitCode !== 0 || !/^[0-9a-f]{40,64}$/.test(commit)) throw new HubError('protocol', `fetched branch ${opts.branch} has no commit`);
+    const tree = await git(['-C', repo, 'ls-tree', '-r', '-z', '--full-tree', commit]);
+    if (tree.exitCode !== 0) throw new HubError('protocol', `cannot list commit ${commit}: ${String(tree.stderr).trim()}`);
+    const blobs: Array<[string, string]> = [];
+    for (const rec of String(tree.stdout).split('\0')) {
+      const m = /^\d+ blob ([0-9a-f]+)\t(.+)$/.exec(rec);
+      if (m && WANTED.test(m[2]!)) blobs.push([m[2]!, m[1]!]);
+    }
+    const files = new Map<string, string>();
+    if (blobs.length > 0) {
+      const cat = await execa('git', ['-C', repo, 'cat-file', '--batch'], { env, extendEnv: false, timeout: opts.timeoutMs, input: blobs.map(([, sha]) => sha).join('\n') + '\n', encoding: 'buffer', reject: false });
+      if (cat.exitCode !== 0) throw new HubError('protocol', `cannot read blobs of ${commit}`);
+      const out = Buffer.from(cat.stdout as Uint8Array);
+      let off = 0;
+      for (const [path] of blobs) {
+        const nl = out.indexOf(10, off);
+        const header = out.subarray(off, nl).toString('latin1').split(' ');
+        const size = Number(header[2]);
+        if (header[1] !== 'blob' || !Number.isFinite(size)) throw new HubError('protocol', `unexpected git cat-file output for ${path}`);
+        files.set(path, out.subarray(nl + 1, nl + 1 + size).toString('utf8'));
+        off = nl + 1 + size + 1;
+      }
+    }
+    return { commit, files };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Maps git's stderr to the failure kinds the caller reports; keeps only the first line. */
+export function classify(stderr: string, timedOut: boolean | undefined, timeoutMs: number): HubError {
+  if (timedOut) return new HubError('unreachable', `git fetch took longer than ${timeoutMs} ms`);
+  const first = stderr.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'git fetch failed';
+  if (/Authentication failed|could not read Username|could not read Password|403|401/i.test(stderr)) return new HubError('auth', first);
+  if (/Remote branch .* not found|couldn't find remote ref/i.test(stderr)) return new HubError('not-found', first);
+  if (/repository .* not found|404/i.test(stderr)) return new HubError('not-found', first);
+  return new HubError('unreachable', first);
+}

@@ -1,0 +1,238 @@
+// FloxHub environments: `owner/name[:N]` -> the generation's manifest.toml and manifest.lock.
+// Every container start asks the hub for the branch head (one HTTP request; that is how a pod
+// picks up `flox push` without an image rebuild); a commit already on the node is never fetched
+// again; a cached pinned generation needs no network; an unreachable hub falls back to the
+// cached head with a warning.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FloxError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { type EnvironmentRef, formatEnvironmentRef, parseEnvironmentRef } from '../pod/environment-ref.js';
+import { envCacheDir, hasCommit, headPointer, pinPointer, type Pointer, readCommitFile, readPointer, storeCommit, writePointer } from './cache.js';
+import { fetchBranch } from './git-fetch.js';
+import { LockError, type Lockfile, parseLockfile } from './lockfile.js';
+import { type Manifest, ManifestError, parseManifestToml } from './manifest.js';
+import { MetadataError, parseMetadata } from './metadata.js';
+import { HubError, listRefs } from './smart-http.js';
+
+export type { EnvironmentRef } from '../pod/environment-ref.js';
+export type { Manifest } from './manifest.js';
+export type { Lockfile, LockEntry } from './lockfile.js';
+export { pickToken, readTokenFile, POD_TOKEN_KEY, POD_TOKEN_MOUNT } from './token.js';
+
+export interface ResolveOptions {
+  gitUrl: string;
+  stateDir: string;
+  token?: string;
+  timeoutMs: number;
+  log: Logger;
+}
+
+export interface ResolvedEnvironment {
+  ref: EnvironmentRef;
+  generation: number;
+  /** true when the live generation was asked for (no `:N`). */
+  live: boolean;
+  commit: string;
+  manifestToml: string;
+  lockJson: string;
+  fromCache: boolean;
+  /** Parsed forms; `manifest` is the lock's copy when the lock has one (what Flox builds from). */
+  manifest: Manifest;
+  lock: Lockfile;
+  /** `owner/name`, what FLOX_ENV_DESCRIPTION shows. */
+  description: string;
+  metadataVersion: 1 | 2;
+  /** Set when the hub could not be asked and a cached generation was used instead. */
+  staleReason?: string;
+}
+
+function validRef(ref: EnvironmentRef): EnvironmentRef {
+  // the parts become a URL path, a branch name and directories: re-validate here, not only at the pod edge
+  try {
+    return parseEnvironmentRef(formatEnvironmentRef(ref));
+  } catch (e) {
+    throw new FloxError('usage', (e as Error).message);
+  }
+}
+
+export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOptions): Promise<ResolvedEnvironment> {
+  const ref = validRef(refIn);
+  const env = `${ref.owner}/${ref.name}`;
+  const shown = formatEnvironmentRef(ref);
+  const repoUrl = `${opts.gitUrl.replace(/\/+$/, '')}/${ref.owner}/floxmeta`;
+  const dir = envCacheDir(opts.stateDir, opts.gitUrl, ref.owner, ref.name);
+  const log = opts.log.child({ environment: shown });
+  const usable = (p: Pointer | undefined): p is Pointer => p !== undefined && (p.anonymous || opts.token !== undefined);
+
+  // 1. a pinned generation already on the node: no network at all
+  if (ref.generation !== undefined) {
+    const pin = await readPointer(pinPointer(dir, ref.generation));
+    if (usable(pin) && (await hasCommit(dir, pin.commit))) {
+      const r = await tryFromCache(ref, dir, pin.commit, ref.generation);
+      if (r) {
+        log.debug('floxhub: pinned generation from cache', { commit: pin.commit });
+        return r;
+      }
+    }
+  }
+
+  // 2. ask the hub for the branch head
+  let head: string | undefined;
+  try {
+    const refs = await listRefs(repoUrl, { token: opts.token, timeoutMs: opts.timeoutMs });
+    head = refs.get(`refs/heads/${ref.name}`);
+    if (!head) throw notFound(shown, repoUrl, opts.token !== undefined, `the owner's floxmeta repository has no branch "${ref.name}"`);
+  } catch (e) {
+    if (!(e instanceof HubError)) throw e;
+    if (e.reason === 'auth') throw authError(shown, opts.token !== undefined, e.message);
+    if (e.reason === 'not-found') throw notFound(shown, repoUrl, opts.token !== undefined, `${repoUrl} does not exist`);
+    // unreachable or a garbled answer: fall back to what the node has
+    const cached = await offlineFallback(ref, dir, usable);
+    if (cached) {
+      log.warn('floxhub: hub unreachable, using cached generation', { commit: cached.commit, generation: cached.generation, error: e.message });
+      return { ...cached, staleReason: e.message };
+    }
+    throw new FloxError(
+      'floxhub-unreachable',
+      `cannot reach FloxHub for environment ${shown} (${repoUrl}: ${e.message}) and the node has no cached copy of it; check the node's network and floxhub.git-url, then retry`,
+      { cause: e },
+    );
+  }
+
+  // 3. the head commit, from the node cache or fetched once
+  let fromCache = true;
+  if (!(await hasCommit(dir, head))) {
+    fromCache = false;
+    try {
+      const t0 = Date.now();
+      const fetched = await fetchBranch({ repoUrl, branch: ref.name, token: opts.token, timeoutMs: opts.timeoutMs, tmpDir: await ensureDir(dir) });
+      await storeCommit(dir, fetched.commit, fetched.files);
+      log.info('floxhub: fetched floxmeta commit', { commit: fetched.commit, ms: Date.now() - t0, files: fetched.files.size });
+      head = fetched.commit; // the branch may have moved on since the ref check: take the newer one
+    } catch (e) {
+      if (!(e instanceof HubError)) throw e;
+      if (e.reason === 'auth') throw authError(shown, opts.token !== undefined, e.message);
+      if (e.reason === 'not-found') throw notFound(shown, repoUrl, opts.token !== undefined, e.message);
+      throw new FloxError('floxhub-unreachable', `fetching environment ${shown} from ${repoUrl} failed: ${e.message}; retry, or check the node's network`, { cause: e });
+    }
+  }
+
+  const metaText = await readCommitFile(dir, head, 'metadata.json');
+  if (metaText === undefined) throw malformed(shown, 'the branch has no metadata.json');
+  let meta;
+  try {
+    meta = parseMetadata(metaText);
+  } catch (e) {
+    if (e instanceof MetadataError) throw malformed(shown, e.message);
+    throw e;
+  }
+  const generation = ref.generation ?? meta.live;
+  if (generation === undefined) throw new FloxError('floxhub-generation', `environment ${shown} has no generations yet; push one with \`flox push\``);
+  if (!meta.generations.has(generation)) {
+    const known = [...meta.generations].sort((a, b) => a - b);
+    throw new FloxError('floxhub-generation', `environment ${env} has no generation ${generation} (it has ${known.length ? known.join(', ') : 'none'}, live ${meta.live ?? 'none'}); fix the generation in the flox.dev/environment annotation`);
+  }
+  const resolved = await loadGeneration(ref, dir, head, generation, meta.formatVersion, fromCache);
+  const pointer: Pointer = { commit: head, anonymous: opts.token === undefined, at: new Date().toISOString() };
+  if (ref.generation === undefined) await writePointer(headPointer(dir), pointer);
+  else await writePointer(pinPointer(dir, generation), pointer);
+  if (ref.generation === undefined) await writePointer(pinPointer(dir, generation), pointer);
+  return resolved;
+}
+
+async function ensureDir(dir: string): Promise<string> {
+  await mkdir(join(dir, 'commits'), { recursive: true });
+  return join(dir, 'commits');
+}
+
+async function tryFromCache(ref: EnvironmentRef, dir: string, commit: string, generation: number): Promise<ResolvedEnvironment | undefined> {
+  const metaText = await readCommitFile(dir, commit, 'metadata.json');
+  if (metaText === undefined) return undefined;
+  try {
+    const meta = parseMetadata(metaText);
+    if (!meta.generations.has(generation)) return undefined;
+    return await loadGeneration(ref, dir, commit, generation, meta.formatVersion, true);
+  } catch {
+    return undefined; // a cache entry that does not load is ignored; the hub decides
+  }
+}
+
+async function offlineFallback(ref: EnvironmentRef, dir: string, usable: (p: Pointer | undefined) => p is Pointer): Promise<ResolvedEnvironment | undefined> {
+  const head = await readPointer(headPointer(dir));
+  if (ref.generation !== undefined) {
+    // a pinned generation can come from any cached commit that has it
+    if (usable(head)) {
+      const r = await tryFromCache(ref, dir, head.commit, ref.generation);
+      if (r) return r;
+    }
+    return undefined;
+  }
+  if (!usable(head)) return undefined;
+  const metaText = await readCommitFile(dir, head.commit, 'metadata.json');
+  if (metaText === undefined) return undefined;
+  try {
+    const live = parseMetadata(metaText).live;
+    return live === undefined ? undefined : await tryFromCache(ref, dir, head.commit, live);
+  } catch {
+    return undefined;
+  }
+}
+
+async function loadGeneration(ref: EnvironmentRef, dir: string, commit: string, generation: number, metadataVersion: 1 | 2, fromCache: boolean): Promise<ResolvedEnvironment> {
+  const shown = `${ref.owner}/${ref.name}:${generation}`;
+  const manifestToml = await readCommitFile(dir, commit, `${generation}/env/manifest.toml`);
+  if (manifestToml === undefined) throw new FloxError('floxhub-generation', `generation ${generation} of ${ref.owner}/${ref.name} is listed in metadata.json but has no ${generation}/env/manifest.toml on FloxHub`);
+  let manifest: Manifest;
+  try {
+    manifest = parseManifestToml(manifestToml);
+  } catch (e) {
+    if (e instanceof ManifestError) throw malformed(shown, e.message);
+    throw e;
+  }
+  const lockJson = await readCommitFile(dir, commit, `${generation}/env/manifest.lock`);
+  if (lockJson === undefined) {
+    throw new FloxError('lock', `environment ${shown} has no manifest.lock: the node can only run locked environments; run \`flox install\` or \`flox upgrade\` (which lock) and \`flox push\` a new generation`);
+  }
+  let lock: Lockfile;
+  try {
+    lock = parseLockfile(lockJson);
+  } catch (e) {
+    if (e instanceof LockError) throw new FloxError('lock', `environment ${shown}: ${e.message}; re-lock it with a current Flox (\`flox upgrade\`) and push`);
+    throw e;
+  }
+  return {
+    ref,
+    generation,
+    live: ref.generation === undefined,
+    commit,
+    manifestToml,
+    lockJson,
+    fromCache,
+    manifest: lock.manifest ?? manifest,
+    lock,
+    description: `${ref.owner}/${ref.name}`,
+    metadataVersion,
+  };
+}
+
+function notFound(shown: string, repoUrl: string, hadToken: boolean, detail: string): FloxError {
+  const hint = hadToken
+    ? 'check the owner and name in the flox.dev/environment annotation, and that the token\'s user can see the environment'
+    : 'check the owner and name in the flox.dev/environment annotation; if the environment is private, mount the floxhub-token secret at /var/run/secrets/flox.dev';
+  return new FloxError('floxhub-not-found', `FloxHub environment ${shown} not found (${detail}); ${hint}`);
+}
+
+function authError(shown: string, hadToken: boolean, detail: string): FloxError {
+  return new FloxError(
+    'floxhub-auth',
+    hadToken
+      ? `FloxHub refused the token for environment ${shown} (${detail}); the token may have expired (user tokens last one month): create a new one with \`flox auth token\` and update the floxhub-token secret`
+      : `environment ${shown} is private and no FloxHub token was given (${detail}); create the floxhub-token secret (\`flox auth token | kubectl create secret generic floxhub-token --from-file=floxhub-token=/dev/stdin\`) and mount it at /var/run/secrets/flox.dev`,
+  );
+}
+
+function malformed(shown: string, detail: string): FloxError {
+  return new FloxError('floxhub-malformed', `environment ${shown} on FloxHub is malformed: ${detail}; push a new generation with a current Flox, or pin a working generation (owner/name:N)`);
+}
+
