@@ -47,16 +47,21 @@ exec runc "$@"
 }
 
 /**
- * Pass-through that first copies each created bundle's config.json to `<recordDir>/<id>.json`
- * and appends argv to `<recordDir>/calls.log`, so a test can assert on the spec the wrapper saw.
+ * Pass-through that records what the wrapper sees: argv lines in `<recordDir>/calls.log`; on
+ * `create` the bundle's config.json as `<id>.json` and the wrapper's environment as `<id>.env`.
+ * Default recordDir: `<lab>/records` (the script lives in <lab>/bin/<handler>).
  */
-export function recordingScript(recordDir: string): string {
+export function recordingScript(recordDir?: string): string {
+  const rec = recordDir === undefined ? 'REC=$(dirname "$0")/../records' : `REC=${shQuote(recordDir)}`;
   return `#!/bin/sh
-REC=${shQuote(recordDir)}
+${rec}
 ${SCAN_ARGV}
 mkdir -p "$REC"
 printf '%s\\n' "$*" >>"$REC/calls.log"
-if [ "$sub" = create ]; then cp "\${bundle:-.}/config.json" "$REC/$id.json"; fi
+if [ "$sub" = create ]; then
+  cp "\${bundle:-.}/config.json" "$REC/$id.json"
+  env >"$REC/$id.env"
+fi
 exec runc "$@"
 `;
 }

@@ -1,0 +1,18 @@
+// Whether an e2e suite may run here. Missing prerequisites skip it loudly; on CI (CI=true)
+// they fail it instead, so a broken CI image cannot pass by skipping everything.
+import { labUnavailableReason } from './containerd.js';
+
+export interface Gate {
+  skip: boolean;
+  /** Suite title with the skip reason appended, so it shows in the test report. */
+  title: string;
+  reason?: string;
+}
+
+export function e2eGate(suite: string): Gate {
+  const reason = labUnavailableReason();
+  if (!reason) return { skip: false, title: suite };
+  if (process.env.CI === 'true') throw new Error(`${suite}: e2e prerequisites missing on CI: ${reason}`);
+  process.emitWarning(`${suite}: SKIPPED: ${reason}`, 'E2ESkip');
+  return { skip: true, title: `${suite} [SKIPPED: ${reason}]`, reason };
+}
