@@ -549,11 +549,29 @@ export class Kubelet {
   /** Stops and removes every container of the pod, then stops the sandbox (kubelet's order). */
   async stopPod(pod: Pod | string): Promise<void> {
     const id = typeof pod === 'string' ? pod : pod.id;
-    for (const c of await this.client.listContainers(id)) {
-      if (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_UNKNOWN') await this.client.stopContainer(c.id, 0);
-      await this.client.removeContainer(c.id);
-    }
+    for (const c of await this.client.listContainers(id)) await this.stopAndRemove(c.id);
     await this.client.stopPodSandbox(id);
+  }
+
+  /**
+   * StopContainer + RemoveContainer, retried briefly. containerd 1.6 races with a container
+   * that is exiting on its own: its exit handler deletes the task before marking the
+   * container exited, so StopContainer may return (or fail with "ttrpc: closed") while
+   * RemoveContainer still says "container is still running". Kubelet simply retries later.
+   */
+  async stopAndRemove(containerId: string, timeoutMs = 5_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.client.stopContainer(containerId, 0);
+        await this.client.removeContainer(containerId);
+        return;
+      } catch (e) {
+        if (e instanceof CriError && e.code === grpc.status.NOT_FOUND) return;
+        if (Date.now() > end) throw e;
+        await sleep(50);
+      }
+    }
   }
 
   async removePod(pod: Pod | string): Promise<void> {
