@@ -1,0 +1,28 @@
+// Shared vocabulary of the node installer. Stages plan file changes first (pure, testable,
+// printable for --dry-run) and apply them afterwards, so "what would change" and "what did
+// change" are the same data.
+
+export type RuntimeKind = 'containerd' | 'k3s' | 'rke2' | 'crio';
+
+/** One file the installer wants to exist with `after` content (null: must not exist). */
+export interface FileChange {
+  /** Path as the installer sees it (host root prefix applied). */
+  path: string;
+  before: Buffer | null;
+  after: Buffer | null;
+  mode?: number;
+  /** Why: shown in dry-run and reports. */
+  reason: string;
+}
+
+export function isNoop(c: FileChange): boolean {
+  if (c.before === null || c.after === null) return c.before === c.after;
+  return c.before.equals(c.after);
+}
+
+/** One line of the report each stage returns. */
+export interface StageResult {
+  stage: 'host-check' | 'artifacts' | 'runtime-config' | 'restart' | 'verify' | 'label' | 'prefetch' | 'cleanup-decision';
+  status: 'changed' | 'unchanged' | 'skipped' | 'done' | 'failed' | 'planned';
+  detail: string;
+}
