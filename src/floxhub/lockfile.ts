@@ -43,7 +43,7 @@ const StorePathEntry = z
     priority: z.number().int().min(0).default(5),
   })
   .passthrough()
-  .transform((e) => ({ kind: 'store-path' as const, installId: e.install_id, system: e.system, outputs: { out: e.store_path }, outputsToInstall: ['out'], priority: e.priority, name: e.install_id }));
+  .transform((e) => ({ kind: 'store-path' as const, installId: e.install_id, system: e.system, outputs: { out: e.store_path } as Record<string, string>, outputsToInstall: ['out'], priority: e.priority, name: e.install_id }));
 
 export const LockEntrySchema = z.union([Catalog, Flake, StorePathEntry]);
 export type LockEntry = z.infer<typeof LockEntrySchema>;
