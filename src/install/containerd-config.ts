@@ -197,7 +197,8 @@ export function planContainerd(input: ContainerdInput): ContainerdPlan {
   if (clonedFrom === null) notes.push(`no runc handler found in ${input.mainPath}: the flox handler uses containerd's runc defaults`);
   else notes.push(`flox handler cloned from runtime "${clonedFrom}"`);
 
-  const covered = importPatterns(cfg, input.mainPath).some((p) => goGlobMatch(p, input.dropinPath));
+  // a seed's imports do not count: the seed is only written in main-file mode
+  const covered = !seeded && importPatterns(cfg, input.mainPath).some((p) => goGlobMatch(p, input.dropinPath));
   const defaultImports = seeded && !!input.version && (input.version.major > 2 || (input.version.major === 2 && input.version.minor >= 2));
   const useDropIn = v2plus && (covered || defaultImports);
 

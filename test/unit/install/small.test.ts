@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { parsePrefetchList } from '../../../src/install/prefetch.js';
+import { decodeStatusInfo } from '../../../src/install/cri-status.js';
+import { goGlobMatch } from '../../../src/install/glob.js';
+import { lineDiff } from '../../../src/install/diff.js';
+import { handlerFromCriConfig, checkServed } from '../../../src/install/verify.js';
+
+describe('parsePrefetchList', () => {
+  it('takes owner/name[:gen] separated by commas, spaces, newlines; comments and junk reported', () => {
+    expect(parsePrefetchList('flox/hello, acme/build-env:3\n# comment\nacme/build-env:3 not-a-ref ../x/y')).toEqual({
+      refs: ['flox/hello', 'acme/build-env:3'],
+      invalid: ['not-a-ref', '../x/y'],
+    });
+    expect(parsePrefetchList('')).toEqual({ refs: [], invalid: [] });
+  });
+});
+
+describe('decodeStatusInfo', () => {
+  const str = (field: number, s: string) => {
+    const b = Buffer.from(s);
+    return Buffer.concat([Buffer.from([(field << 3) | 2, b.length]), b]);
+  };
+  it('reads map<string,string> field 2 and skips the status message', () => {
+    const entry = Buffer.concat([str(1, 'config'), str(2, '{"a":1}')]);
+    const status = Buffer.from([0x0a, 0x02, 0x08, 0x01]);
+    const msg = Buffer.concat([status, Buffer.from([0x12, entry.length]), entry]);
+    expect(decodeStatusInfo(msg)).toEqual({ config: '{"a":1}' });
+  });
+});
+
+describe('goGlobMatch (Go filepath.Match)', () => {
+  it.each([
+    ['/etc/containerd/conf.d/*.toml', '/etc/containerd/conf.d/99-flox-runtime.toml', true],
+    ['/etc/containerd/*.toml', '/etc/containerd/conf.d/99-flox-runtime.toml', false],
+    ['/etc/containerd/conf.d/9?-flox-runtime.toml', '/etc/containerd/conf.d/99-flox-runtime.toml', true],
+    ['/etc/containerd/conf.d/[0-9]*.toml', '/etc/containerd/conf.d/99-flox-runtime.toml', true],
+  ])('%s ~ %s', (p, s, m) => expect(goGlobMatch(p, s)).toBe(m));
+});
+
+describe('lineDiff', () => {
+  it('shows added lines with context', () => {
+    expect(lineDiff('a\nb\n', 'a\nb\nc\n')).toEqual([' a', ' b', '+c']);
+  });
+});
+
+describe('served handler check', () => {
+  const cfg = (rt: unknown) => JSON.stringify({ containerd: { runtimes: { runc: {}, ...(rt ? { flox: rt } : {}) } } });
+  it('accepts our handler and names what is wrong otherwise', () => {
+    const ok = handlerFromCriConfig(cfg({ runtimeType: 'io.containerd.runc.v2', PodAnnotations: ['flox.dev/*'], options: { BinaryName: '/b' } }));
+    expect(checkServed(ok, '/b', 'containerd')).toMatchObject({ podAnnotations: ['flox.dev/*'] });
+    expect(() => checkServed(handlerFromCriConfig(cfg(null)), '/b', 'containerd')).toThrow(/does not serve/);
+    const wrong = handlerFromCriConfig(cfg({ PodAnnotations: [], options: { BinaryName: '/other' } }));
+    expect(() => checkServed(wrong, '/b', 'containerd')).toThrow(/BinaryName is "\/other".*pod_annotations/);
+  });
+});
