@@ -147,6 +147,10 @@ describe.skipIf(gate.skip)(gate.title, () => {
     const env = readFileSync(join(records, `${c?.id}.env`), 'utf8');
     expect(env).toContain(`FLOX_RUNTIME_CONFIG=${configPath}\n`);
     expect(env).not.toContain('NODE_EXTRA_CA_CERTS'); // clean env like systemd's (cri.md P7)
+    // no fds leaked from the test process through containerd and the shim (cri.md P6): the
+    // app container's create sees /dev/null and its two output pipes, nothing else
+    const fds = readFileSync(join(records, `${c?.id}.fds`), 'utf8').trim().split('\n');
+    expect(fds.map((l) => l.replace(/pipe:\[\d+\]/, 'pipe')).sort()).toEqual(['0=/dev/null', '1=pipe', '2=pipe']);
   });
 
   it('fails StartContainer of a zero-layer flox/empty container with runc\'s error', async () => {

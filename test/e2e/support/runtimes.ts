@@ -48,12 +48,15 @@ exec runc "$@"
 
 /**
  * Pass-through that records what the wrapper sees: argv lines in `<recordDir>/calls.log`; on
- * `create` the bundle's config.json as `<id>.json` and the wrapper's environment as `<id>.env`.
+ * `create` the bundle's config.json as `<id>.json`, the wrapper's environment as `<id>.env` and
+ * its open fds as `<id>.fds` (`N=target` lines; bash's own script fd 255 left out).
  * Default recordDir: `<lab>/records` (the script lives in <lab>/bin/<handler>).
  */
 export function recordingScript(recordDir?: string): string {
   const rec = recordDir === undefined ? 'REC=$(dirname "$0")/../records' : `REC=${shQuote(recordDir)}`;
-  return `#!/bin/sh
+  // bash, not dash: dash applies a command's redirections in the shell itself (fds 1,2 saved
+  // to 10+), which would show up in the fd listing; bash does them in the child
+  return `#!/bin/bash
 ${rec}
 ${SCAN_ARGV}
 mkdir -p "$REC"
@@ -61,6 +64,7 @@ printf '%s\\n' "$*" >>"$REC/calls.log"
 if [ "$sub" = create ]; then
   cp "\${bundle:-.}/config.json" "$REC/$id.json"
   env >"$REC/$id.env"
+  find /proc/$$/fd -mindepth 1 -printf '%f=%l\\n' 2>/dev/null | grep -v '^255=' >"$REC/$id.fds"
 fi
 exec runc "$@"
 `;
