@@ -1,0 +1,45 @@
+// Cross-process exclusive locks with flock(2) semantics, which Node lacks. We open the lock file
+// and let util-linux `flock` lock *our* open file description (passed as fd 3) and exit; the lock
+// then lives exactly as long as our descriptor, so the kernel drops it if we die (kill -9).
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { FloxError } from '../errors.js';
+
+export interface Lock {
+  release(): void;
+}
+
+export async function acquireLock(file: string, signal?: AbortSignal): Promise<Lock> {
+  signal?.throwIfAborted();
+  // libuv opens with O_CLOEXEC, so this descriptor leaks into no other child
+  const fd = openSync(file, 'a', 0o600);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn('flock', ['--exclusive', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+      let stderr = '';
+      child.stderr?.on('data', (d: Buffer) => void (stderr += d.toString()));
+      const onAbort = () => child.kill('SIGKILL');
+      signal?.addEventListener('abort', onAbort, { once: true });
+      child.on('error', (e) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(new FloxError('store', `cannot lock ${file}: running flock failed (${e.message}); util-linux flock must be installed`));
+      });
+      child.on('close', (code) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (code === 0) resolve();
+        else if (signal?.aborted) reject(signal.reason);
+        else reject(new FloxError('store', `cannot lock ${file}: flock exited with ${code}: ${stderr.trim()}`));
+      });
+    });
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  let held = true;
+  return {
+    release() {
+      if (held) closeSync(fd);
+      held = false;
+    },
+  };
+}

@@ -1,0 +1,139 @@
+// Layout of the node store under <state-dir>:
+//   store/<hash>-<name>            complete, verified store paths (bind-mounted as /nix/store)
+//   store/.tmp/<basename>.<pid>.*  downloads in progress (same filesystem: rename is atomic)
+//   nix/meta/<basename>.json       metadata for GC: narHash, references, where it came from
+//   nix/meta/<basename>.users/<u>  one empty file per environment that uses the path
+//   nix/locks/<hash>.lock          flock per path: one process realises it, the others wait
+// A path is valid when both store/<basename> and its meta record exist; the record is written
+// first, so a crash leaves at worst an orphan record, never a path without one.
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { FloxError } from '../errors.js';
+import { STORE_DIR, parseStoreBasename, parseStorePath } from './store-path.js';
+
+export function nodeStoreDir(stateDir: string): string {
+  return join(stateDir, 'store');
+}
+
+/** Where a validated store path lives on the node. */
+export function hostPathOf(stateDir: string, storePath: string): string {
+  return join(nodeStoreDir(stateDir), parseStorePath(storePath).basename);
+}
+
+export const tmpDir = (stateDir: string) => join(nodeStoreDir(stateDir), '.tmp');
+export const metaDir = (stateDir: string) => join(stateDir, 'nix', 'meta');
+export const lockDir = (stateDir: string) => join(stateDir, 'nix', 'locks');
+const metaFile = (stateDir: string, basename: string) => join(metaDir(stateDir), `${basename}.json`);
+const usersDir = (stateDir: string, basename: string) => join(metaDir(stateDir), `${basename}.users`);
+export const lockFileOf = (stateDir: string, basename: string) => join(lockDir(stateDir), `${parseStoreBasename(basename).hash}.lock`);
+
+export function ensureStoreDirs(stateDir: string): void {
+  for (const d of [nodeStoreDir(stateDir), tmpDir(stateDir), metaDir(stateDir), lockDir(stateDir)]) {
+    mkdirSync(d, { recursive: true, mode: 0o755 });
+  }
+}
+
+const PathMetaSchema = z.object({
+  version: z.literal(1),
+  storePath: z.string(),
+  narHash: z.string(),
+  narSize: z.number().int().nonnegative(),
+  references: z.array(z.string()),
+  deriver: z.string().optional(),
+  ca: z.string().optional(),
+  signatures: z.array(z.string()),
+  substituter: z.string(),
+  fileSize: z.number().int().nonnegative().optional(),
+  registeredAt: z.string(),
+});
+export type PathMeta = z.infer<typeof PathMetaSchema>;
+
+export interface PathRecord extends PathMeta {
+  /** environments (e.g. "owner/name:3") that asked for this path */
+  users: string[];
+}
+
+export function readPathMeta(stateDir: string, storePath: string): PathRecord | undefined {
+  const { basename } = parseStorePath(storePath);
+  let text: string;
+  try {
+    text = readFileSync(metaFile(stateDir, basename), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const r = PathMetaSchema.safeParse(JSON.parse(text));
+  if (!r.success || r.data.storePath !== `${STORE_DIR}/${basename}`) {
+    throw new FloxError('store', `corrupt metadata record ${metaFile(stateDir, basename)}; delete it and realise ${storePath} again`);
+  }
+  return { ...r.data, users: listUsers(stateDir, basename) };
+}
+
+function listUsers(stateDir: string, basename: string): string[] {
+  try {
+    return readdirSync(usersDir(stateDir, basename)).map(decodeURIComponent).sort();
+  } catch {
+    return [];
+  }
+}
+
+export function writePathMeta(stateDir: string, meta: PathMeta): void {
+  const { basename } = parseStorePath(meta.storePath);
+  const file = metaFile(stateDir, basename);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(meta)}\n`);
+  renameSync(tmp, file);
+}
+
+/** Idempotent and lock-free: one empty file per user. */
+export function addUser(stateDir: string, basename: string, user: string): void {
+  if (!user || user.length > 200) throw new FloxError('store', `invalid user "${user.slice(0, 40)}" for ${basename}: 1-200 characters`);
+  const dir = usersDir(stateDir, basename);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, encodeURIComponent(user).replaceAll('.', '%2E')), '');
+}
+
+export function removeUser(stateDir: string, basename: string, user: string): void {
+  rmSync(join(usersDir(stateDir, basename), encodeURIComponent(user).replaceAll('.', '%2E')), { force: true });
+}
+
+export function storePathExists(stateDir: string, basename: string): boolean {
+  try {
+    lstatSync(join(nodeStoreDir(stateDir), basename));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function isValidPath(stateDir: string, basename: string): boolean {
+  return storePathExists(stateDir, basename) && existsSync(metaFile(stateDir, basename));
+}
+
+/** Removes leftovers of interrupted downloads of one path (call with its lock held). */
+export function removeStaleTmp(stateDir: string, basename: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpDir(stateDir));
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith(`${basename}.`)) rmSync(join(tmpDir(stateDir), n), { recursive: true, force: true });
+}
+
+export function newTmpPath(stateDir: string, basename: string): string {
+  return join(tmpDir(stateDir), `${basename}.${process.pid}.${Math.random().toString(36).slice(2, 10)}`);
+}
+
+/** Moves a finished tree into the store in one rename. */
+export function commitPath(stateDir: string, tmp: string, basename: string): void {
+  const dest = join(nodeStoreDir(stateDir), basename);
+  if (storePathExists(stateDir, basename)) {
+    // present without a metadata record (e.g. copied in by hand): replace it, atomically enough
+    const aside = newTmpPath(stateDir, basename);
+    renameSync(dest, aside);
+    rmSync(aside, { recursive: true, force: true });
+  }
+  renameSync(tmp, dest);
+}

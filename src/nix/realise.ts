@@ -1,0 +1,323 @@
+// realiseClosure: make a set of store paths and everything they reference valid in the node
+// store, substituting what is missing from signed binary caches. Many processes may do this at
+// once for overlapping closures: each path is fetched by one of them under its lock, the others
+// wait and reuse it. A path is renamed into the store only after its NAR verified and after all
+// of its references are in, so the store never holds a path whose closure is incomplete.
+import { setMaxListeners } from 'node:events';
+import { rmSync } from 'node:fs';
+import { z } from 'zod';
+import { FloxError, isFloxError } from '../errors.js';
+import { fetchNar } from './fetch-nar.js';
+import { type FetchOptions, HttpStatusError, type RetryOptions, TransientError, withRetry } from './http.js';
+import { type Deferred, Limiter, deferred } from './limit.js';
+import { acquireLock } from './lock.js';
+import { formatNix32 } from './hash.js';
+import {
+  addUser,
+  commitPath,
+  ensureStoreDirs,
+  isValidPath,
+  lockFileOf,
+  newTmpPath,
+  readPathMeta,
+  removeStaleTmp,
+  writePathMeta,
+} from './node-store.js';
+import { type PublicKey, parsePublicKey } from './signature.js';
+import { type StorePath, STORE_DIR, parseContentAddress, parseStorePath } from './store-path.js';
+import { type Substituter, type TrustedNarInfo, fetchNarInfo, normaliseSubstituterUrl, openSubstituter, trustOf } from './substituter.js';
+
+export interface RealiseOptions {
+  /** node store lives at `${stateDir}/store/<hash>-<name>` */
+  stateDir: string;
+  /** http(s):// or file:// URLs, tried in nix-cache-info Priority order (then list order) */
+  substituters: string[];
+  /** "name:base64" */
+  trustedPublicKeys: string[];
+  maxParallel?: number;
+  /** per request: connect + headers, and the longest stall while a body streams */
+  timeoutMs?: number;
+  /** retries of transient failures (network, 5xx, truncated), with exponential backoff */
+  retries?: number;
+  retryBaseDelayMs?: number;
+  /** who needs these paths, e.g. "owner/name:3"; recorded in metadata for GC */
+  user?: string;
+  onEvent?: (e: RealiseEvent) => void;
+  signal?: AbortSignal;
+}
+
+export type RealiseEvent =
+  | { type: 'substituter'; url: string; priority?: number; error?: string }
+  | { type: 'closure'; paths: string[]; missing: string[]; narBytes: number; fileBytes: number }
+  | { type: 'path-present'; path: string }
+  | { type: 'path-start'; path: string; substituter: string; fileSize?: number; narSize: number }
+  | { type: 'progress'; path: string; pathBytes: number; totalBytes: number; totalFileBytes: number }
+  | { type: 'path-done'; path: string; substituter: string; fileBytes: number; narBytes: number; ms: number }
+  /** another process realised it while we waited for its lock */
+  | { type: 'path-reused'; path: string }
+  | { type: 'retry'; path: string; attempt: number; delayMs: number; error: string };
+
+export interface RealiseResult {
+  /** full /nix/store/... paths, sorted */
+  closure: string[];
+  fetched: string[];
+  present: string[];
+  bytesDownloaded: number;
+  narBytes: number;
+}
+
+const OptionsSchema = z.object({
+  stateDir: z.string().startsWith('/'),
+  substituters: z.array(z.string()),
+  trustedPublicKeys: z.array(z.string()),
+  maxParallel: z.number().int().min(1).max(256).optional(),
+  timeoutMs: z.number().int().positive().optional(),
+  retries: z.number().int().min(0).max(20).optional(),
+  retryBaseDelayMs: z.number().int().min(0).optional(),
+  user: z.string().min(1).max(200).optional(),
+});
+
+interface Node {
+  sp: StorePath;
+  /** reference basenames */
+  refs: string[];
+  present: boolean;
+  narinfo?: TrustedNarInfo;
+}
+
+export async function realiseClosure(storePaths: string[], opts: RealiseOptions): Promise<RealiseResult> {
+  const parsed = OptionsSchema.safeParse(opts);
+  if (!parsed.success) throw new FloxError('config', `realiseClosure: invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const { stateDir } = opts;
+  const keys: PublicKey[] = opts.trustedPublicKeys.map(parsePublicKey);
+  const subUrls = opts.substituters.map(normaliseSubstituterUrl);
+  const emit = opts.onEvent ?? (() => {});
+  const roots = [...new Set(storePaths.map((p) => parseStorePath(p).basename))];
+  ensureStoreDirs(stateDir);
+
+  // first failure stops the rest
+  const failFast = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, failFast.signal]) : failFast.signal;
+  setMaxListeners(0, signal); // one listener per request in flight
+  const fetchOpts: FetchOptions = { timeoutMs: opts.timeoutMs ?? 30_000, signal };
+  const retryFor = (path: string): RetryOptions => ({
+    retries: opts.retries ?? 3,
+    baseDelayMs: opts.retryBaseDelayMs ?? 200,
+    signal,
+    onRetry: (attempt, delayMs, error) => emit({ type: 'retry', path, attempt, delayMs, error: error.message }),
+  });
+  const limiter = new Limiter(opts.maxParallel ?? 16);
+
+  let subsPromise: Promise<Substituter[]> | undefined;
+  const substituters = () => (subsPromise ??= openAll(subUrls, fetchOpts, retryFor('nix-cache-info'), emit));
+
+  // ---- closure ------------------------------------------------------------------------------
+  const nodes = new Map<string, Node>();
+  const visit = async (basename: string): Promise<void> => {
+    if (nodes.has(basename)) return;
+    const sp = parseStorePath(`${STORE_DIR}/${basename}`);
+    const node: Node = { sp, refs: [], present: false };
+    nodes.set(basename, node);
+    if (isValidPath(stateDir, basename)) {
+      const meta = readPathMeta(stateDir, sp.path);
+      node.present = true;
+      node.refs = (meta?.references ?? []).map((r) => parseStorePath(r).basename);
+    } else {
+      node.narinfo = await limiter.run(() => lookup(sp.path, substituters, keys, fetchOpts, retryFor(sp.path)));
+      node.refs = node.narinfo.info.references;
+    }
+    await Promise.all(node.refs.map(visit));
+  };
+  try {
+    await Promise.all(roots.map(visit));
+  } catch (e) {
+    failFast.abort(e);
+    throw e;
+  }
+  const all = [...nodes.values()];
+  const missing = all.filter((n) => !n.present);
+  emit({
+    type: 'closure',
+    paths: all.map((n) => n.sp.path).sort(),
+    missing: missing.map((n) => n.sp.path).sort(),
+    narBytes: missing.reduce((s, n) => s + n.narinfo!.info.narSize, 0),
+    fileBytes: missing.reduce((s, n) => s + (n.narinfo!.info.fileSize ?? 0), 0),
+  });
+  for (const n of all) if (n.present) emit({ type: 'path-present', path: n.sp.path });
+
+  // ---- fetch what is missing ----------------------------------------------------------------
+  const committed = new Map<string, Deferred<void>>();
+  for (const n of missing) committed.set(n.sp.basename, deferred());
+  const totalFileBytes = missing.reduce((s, n) => s + (n.narinfo!.info.fileSize ?? 0), 0);
+  const result: RealiseResult = {
+    closure: all.map((n) => n.sp.path).sort(),
+    fetched: [],
+    present: all.filter((n) => n.present).map((n) => n.sp.path),
+    bytesDownloaded: 0,
+    narBytes: 0,
+  };
+
+  const realiseOne = async (node: Node): Promise<void> => {
+    const { sp } = node;
+    const { info, substituter, trust } = node.narinfo!;
+    const done = committed.get(sp.basename)!;
+    const lock = await acquireLock(lockFileOf(stateDir, sp.basename), signal);
+    try {
+      if (isValidPath(stateDir, sp.basename)) {
+        result.present.push(sp.path);
+        emit({ type: 'path-reused', path: sp.path });
+        done.resolve();
+        return;
+      }
+      removeStaleTmp(stateDir, sp.basename);
+      const tmp = newTmpPath(stateDir, sp.basename);
+      try {
+        const started = Date.now();
+        emit({ type: 'path-start', path: sp.path, substituter, narSize: info.narSize, ...(info.fileSize !== undefined ? { fileSize: info.fileSize } : {}) });
+        const r = await limiter.run(() =>
+          withRetry(async () => {
+            rmSync(tmp, { recursive: true, force: true });
+            let pathBytes = 0;
+            const attemptStart = result.bytesDownloaded;
+            try {
+              return await fetchNar(info, tmp, {
+                ...fetchOpts,
+                substituter,
+                onBytes: (k) => {
+                  pathBytes += k;
+                  result.bytesDownloaded += k;
+                  emit({ type: 'progress', path: sp.path, pathBytes, totalBytes: result.bytesDownloaded, totalFileBytes });
+                },
+              });
+            } catch (e) {
+              // a retried download counts once
+              if (e instanceof TransientError) result.bytesDownloaded = attemptStart;
+              throw e;
+            }
+          }, retryFor(sp.path)),
+        );
+        if (trust.kind === 'content-address') checkFlatContent(info.ca!, r.rootFileSha256, sp.path, substituter);
+        // references first: a valid path always has its whole closure
+        await Promise.all(node.refs.filter((b) => b !== sp.basename).map((b) => committed.get(b)?.promise));
+        writePathMeta(stateDir, {
+          version: 1,
+          storePath: sp.path,
+          narHash: formatNix32(info.narHash),
+          narSize: info.narSize,
+          references: info.references.map((b) => `${STORE_DIR}/${b}`),
+          ...(info.deriver ? { deriver: info.deriver } : {}),
+          ...(info.ca ? { ca: info.ca } : {}),
+          signatures: info.sigs,
+          substituter,
+          ...(info.fileSize !== undefined ? { fileSize: info.fileSize } : {}),
+          registeredAt: new Date().toISOString(),
+        });
+        commitPath(stateDir, tmp, sp.basename);
+        result.fetched.push(sp.path);
+        result.narBytes += info.narSize;
+        emit({ type: 'path-done', path: sp.path, substituter, fileBytes: r.fileBytes, narBytes: r.size, ms: Date.now() - started });
+        done.resolve();
+      } catch (e) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw explain(e, sp.path, substituter);
+      }
+    } catch (e) {
+      done.reject(e);
+      throw e;
+    } finally {
+      lock.release();
+    }
+  };
+
+  const settled = await Promise.allSettled(
+    missing.map((n) =>
+      realiseOne(n).catch((e) => {
+        failFast.abort(e);
+        throw e;
+      }),
+    ),
+  );
+  const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
+  if (failures.length) {
+    // the first real cause, not a follower's "aborted"
+    throw failures.find((f) => isFloxError(f) && !(opts.signal?.aborted)) ?? failures[0];
+  }
+  if (opts.user) for (const n of all) addUser(stateDir, n.sp.basename, opts.user);
+  result.fetched.sort();
+  result.present.sort();
+  return result;
+}
+
+async function openAll(urls: string[], fetchOpts: FetchOptions, retry: RetryOptions, emit: (e: RealiseEvent) => void): Promise<Substituter[]> {
+  const opened = await Promise.all(
+    urls.map(async (url, i) => {
+      try {
+        const s = await openSubstituter(url, fetchOpts, retry);
+        emit({ type: 'substituter', url, priority: s.info.priority });
+        return { s, i };
+      } catch (e) {
+        if (fetchOpts.signal?.aborted) throw e;
+        emit({ type: 'substituter', url, error: (e as Error).message });
+        return { error: `${url}: ${(e as Error).message}`, i };
+      }
+    }),
+  );
+  const ok = opened.flatMap((o) => ('s' in o && o.s ? [{ s: o.s, i: o.i }] : []));
+  if (!ok.length) {
+    const why = opened.map((o) => ('error' in o ? o.error : '')).filter(Boolean);
+    throw new FloxError('nix-fetch', urls.length ? `no usable substituter: ${why.join('; ')}` : 'no substituters configured (nix.substituters)');
+  }
+  return ok.sort((a, b) => a.s.info.priority - b.s.info.priority || a.i - b.i).map((o) => o.s);
+}
+
+async function lookup(
+  storePath: string,
+  substituters: () => Promise<Substituter[]>,
+  keys: PublicKey[],
+  fetchOpts: FetchOptions,
+  retry: RetryOptions,
+): Promise<TrustedNarInfo> {
+  const subs = await substituters();
+  const untrusted: string[] = [];
+  const errors: string[] = [];
+  for (const sub of subs) {
+    let info;
+    try {
+      info = await fetchNarInfo(sub, storePath, fetchOpts, retry);
+    } catch (e) {
+      if (fetchOpts.signal?.aborted) throw e;
+      errors.push(`${sub.url}: ${(e as Error).message}`);
+      continue;
+    }
+    if (!info) continue;
+    const trust = trustOf(info, keys);
+    if (trust) return { info, trust, substituter: sub.url };
+    const signers = info.sigs.map((s) => s.slice(0, s.indexOf(':'))).join(', ') || 'nobody';
+    untrusted.push(`${sub.url} (signed by: ${signers})`);
+  }
+  if (untrusted.length) {
+    throw new FloxError(
+      'nix-signature',
+      `refusing ${storePath}: no valid signature from a trusted key (${keys.map((k) => k.name).join(', ') || 'none configured'}) at ${untrusted.join('; ')}; check nix.trusted-public-keys`,
+    );
+  }
+  if (errors.length) throw new FloxError('nix-fetch', `cannot look up ${storePath}: ${errors.join('; ')}`);
+  throw new FloxError('nix-missing', `${storePath} is not in any substituter (tried ${subs.map((s) => s.url).join(', ')})`);
+}
+
+/** text and flat CA paths are trusted by the hash of their contents, so check that too. */
+function checkFlatContent(ca: string, rootFileSha256: Buffer | undefined, path: string, substituter: string): void {
+  const parsed = parseContentAddress(ca);
+  if (!parsed || parsed.method === 'recursive') return;
+  if (!rootFileSha256 || !rootFileSha256.equals(parsed.hash)) {
+    throw new FloxError('nix-hash', `${path} from ${substituter}: contents do not match its content address ${ca}`);
+  }
+}
+
+function explain(e: unknown, path: string, substituter: string): unknown {
+  if (isFloxError(e)) return e;
+  if (e instanceof TransientError) return new FloxError('nix-fetch', `cannot download ${path} from ${substituter}: ${e.message} (gave up after retries)`, { cause: e });
+  if (e instanceof HttpStatusError) return new FloxError('nix-fetch', `cannot download ${path} from ${substituter}: ${e.message}`, { cause: e });
+  if ((e as Error)?.name === 'AbortError') return e;
+  return new FloxError('store', `cannot store ${path} (from ${substituter}): ${(e as Error).message}`, { cause: e });
+}
