@@ -1,0 +1,167 @@
+// Helpers for the installer's integration tests: a temporary host root, a fake runtime package,
+// a tree snapshot for byte-identical checks, a private containerd, and a fake Kubernetes API on
+// 127.0.0.1. Everything is torn down by the tests' afterEach/afterAll, also on failure.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, lstatSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `flox-install-${prefix}-`));
+}
+
+export function writeFile(path: string, data: string | Buffer, mode = 0o644): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, data, { mode });
+}
+
+/** A stand-in for the built runtime: bin/flox-runtime, dist/flox-runtime.mjs (+ map). */
+export function fakeSource(dir: string): string {
+  writeFile(join(dir, 'bin/flox-runtime'), '#!/bin/sh\nexec runc "$@"\n', 0o755);
+  writeFile(join(dir, 'dist/flox-runtime.mjs'), '// bundle\n', 0o755);
+  writeFile(join(dir, 'dist/flox-runtime.mjs.map'), '{"version":3}\n');
+  return dir;
+}
+
+/** Every file (and symlink, dir) under root with its content: equal snapshots = identical trees. */
+export function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      const rel = relative(root, p);
+      if (st.isDirectory()) {
+        out[`${rel}/`] = `dir ${(st.mode & 0o7777).toString(8)}`;
+        walk(p);
+      } else out[rel] = `${(st.mode & 0o7777).toString(8)} ${readFileSync(p).toString('base64')}`;
+    }
+  };
+  if (existsSync(root)) walk(root);
+  return out;
+}
+
+/** `containerd config default` with everything containerd owns moved under `lab`. */
+export function privateContainerdConfig(lab: string): string {
+  const def = execFileSync('containerd', ['config', 'default'], { encoding: 'utf8' });
+  const replace = (s: string, from: string | RegExp, to: string) => {
+    const out = s.replace(from, to);
+    if (out === s) throw new Error(`containerd config default has no ${String(from)}`);
+    return out;
+  };
+  let c = def;
+  c = replace(c, /^root = .*$/m, `root = "${lab}/root"`);
+  c = replace(c, /^state = .*$/m, `state = "${lab}/state"`);
+  c = replace(c, 'address = "/run/containerd/containerd.sock"', `address = "${lab}/containerd.sock"`);
+  c = replace(c, /(\[ttrpc\]\n\s+address = )""/, `$1"${lab}/containerd.sock.ttrpc"`);
+  // this machine's root lacks CAP_SYS_RESOURCE; see research/cri.md P1
+  c = replace(c, 'restrict_oom_score_adj = false', 'restrict_oom_score_adj = true');
+  c = replace(c, 'path = "/opt/containerd"', `path = "${lab}/opt"`);
+  c = replace(c, /(\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.runc\.options\][^[]*?Root = )""/, `$1"${lab}/runc"`);
+  c = replace(c, 'bin_dir = "/opt/cni/bin"', `bin_dir = "${lab}/cni/bin"`);
+  c = replace(c, 'conf_dir = "/etc/cni/net.d"', `conf_dir = "${lab}/cni/net.d"`);
+  return c;
+}
+
+export interface Containerd {
+  proc: ChildProcess;
+  socket: string;
+  log: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * containerd in its own session with a clean environment. Node's spawn passes only fds 0-2
+ * (its own fds are close-on-exec), so nothing of the test process leaks into containerd.
+ */
+export async function startContainerd(config: string, socket: string, log: string): Promise<Containerd> {
+  const fd = openSync(log, 'a');
+  const proc = spawn('setsid', ['env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'containerd', '--config', config], {
+    stdio: ['ignore', fd, fd],
+    detached: true,
+  });
+  closeSync(fd);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      try {
+        process.kill(proc.pid!, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      const t = setTimeout(() => {
+        try {
+          process.kill(proc.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, 10_000);
+      await exited;
+      clearTimeout(t);
+    }
+  };
+  for (let i = 0; i < 100; i++) {
+    if (existsSync(socket)) {
+      try {
+        execFileSync('ctr', ['--address', socket, 'version'], { stdio: 'ignore', timeout: 5_000 });
+        return { proc, socket, log, stop };
+      } catch {
+        /* not yet */
+      }
+    }
+    if (proc.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stop();
+  throw new Error(`containerd did not come up on ${socket}:\n${readFileSync(log, 'utf8').slice(-3000)}`);
+}
+
+export interface FakeApi {
+  url: string;
+  requests: { method: string; path: string; body: unknown }[];
+  objects: Map<string, unknown>;
+  close(): Promise<void>;
+}
+
+/** A Kubernetes API stand-in on 127.0.0.1: GET returns objects by path (404 otherwise), PATCH merges labels. */
+export async function fakeKubeApi(objects: Record<string, unknown> = {}): Promise<FakeApi> {
+  const store = new Map(Object.entries(objects));
+  const requests: FakeApi['requests'] = [];
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const body = text ? (JSON.parse(text) as unknown) : undefined;
+      const path = req.url ?? '/';
+      requests.push({ method: req.method ?? '', path, body });
+      const obj = store.get(path) as { metadata?: { labels?: Record<string, string> } } | undefined;
+      if (!obj) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `${path} not found` }));
+        return;
+      }
+      if (req.method === 'PATCH') {
+        const labels = { ...(obj.metadata?.labels ?? {}) };
+        for (const [k, v] of Object.entries((body as { metadata: { labels: Record<string, string | null> } }).metadata.labels)) {
+          if (v === null) delete labels[k];
+          else labels[k] = v;
+        }
+        obj.metadata = { ...obj.metadata, labels };
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(obj));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const addr = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${addr.port}`,
+    requests,
+    objects: store,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+export function rmrf(p: string): void {
+  rmSync(p, { recursive: true, force: true });
+}
