@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from './support/containerd.js';
-import { parseCriLog, type Container } from './support/cri.js';
+import { KUBELET_MASKED_PATHS, KUBELET_READONLY_PATHS, parseCriLog, type Container } from './support/cri.js';
 import { e2eGate } from './support/gate.js';
 import { BUSYBOX_IMAGE, EMPTY_IMAGE } from './support/images.js';
 import { failingCreateScript, passThroughScript, recordingScript } from './support/runtimes.js';
@@ -134,7 +134,11 @@ describe.skipIf(gate.skip)(gate.title, () => {
     const spec = JSON.parse(readFileSync(join(records, `${c?.id}.json`), 'utf8')) as {
       annotations: Record<string, string>;
       mounts: { destination: string; source: string; options: string[] }[];
+      linux: { maskedPaths: string[]; readonlyPaths: string[] };
     };
+    // kubelet's default masked/readonly paths arrive (cri.proto fields 13/14)
+    expect(spec.linux.maskedPaths).toEqual(KUBELET_MASKED_PATHS);
+    expect(spec.linux.readonlyPaths).toEqual(KUBELET_READONLY_PATHS);
     expect(spec.annotations).toMatchObject({
       'flox.dev/environment': 'owner/env',
       'io.kubernetes.cri.container-type': 'container',
