@@ -72,12 +72,13 @@ export interface Containerd {
 }
 
 /**
- * containerd in its own session with a clean environment. Node's spawn passes only fds 0-2
+ * containerd in its own session (setsid) with a clean environment (env -i). Node's spawn passes only fds 0-2
  * (its own fds are close-on-exec), so nothing of the test process leaks into containerd.
  */
 export async function startContainerd(config: string, socket: string, log: string): Promise<Containerd> {
   const fd = openSync(log, 'a');
-  const proc = spawn('setsid', ['env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'containerd', '--config', config], {
+  // detached: the child calls setsid(2) itself (a `setsid` binary would fork and exit at once)
+  const proc = spawn('env', ['-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'containerd', '--config', config], {
     stdio: ['ignore', fd, fd],
     detached: true,
   });
