@@ -8,12 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const SCRIPT = `set -e
-root=$1; envdir=$2; store=$3; tools=$4; shift 4
+root=$1; envdir=$2; store=$3; tools=$4; state=$5; shift 5
 mkdir -p "$root/nix/store" "$root/run/flox/env" "$root/run/flox/state" "$root/run/flox/cache" "$root/tmp" "$root/work" "$root/dev"
 : > "$root/dev/null"; mount --bind /dev/null "$root/dev/null"
 mount --bind "$store" "$root/nix/store"
 mount --bind "$envdir" "$root/run/flox/env"
 mount -o remount,bind,ro "$root/run/flox/env"
+if [ -n "$state" ]; then mount --bind "$state" "$root/run/flox/state"; fi
 if [ "$tools" = 1 ]; then
   for d in usr bin lib lib64 sbin; do
     if [ -L "/$d" ]; then ln -sfn "$(readlink "/$d")" "$root/$d"
@@ -38,6 +39,8 @@ export interface SandboxOptions {
   /** bind the host's /usr, /lib... (gives bash); false: only the environment exists */
   hostTools: boolean;
   env: Record<string, string>;
+  /** host dir mounted at /run/flox/state (to keep activated.env between runs); default a fresh one */
+  stateDir?: string;
   argv: string[];
   /** called once the process runs (for signal tests) */
   onSpawn?: (pid: number, stdout: NodeJS.ReadableStream) => void;
@@ -47,7 +50,7 @@ export interface SandboxOptions {
 export function runInSandbox(o: SandboxOptions): Promise<SandboxRun> {
   const root = mkdtempSync(join(tmpdir(), 'flox-sbx-'));
   const envArgs = Object.entries(o.env).map(([k, v]) => `${k}=${v}`);
-  const child = spawn('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', SCRIPT, 'sh', root, o.envDir, o.storeDir, o.hostTools ? '1' : '0', ...envArgs, ...o.argv], {
+  const child = spawn('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', SCRIPT, 'sh', root, o.envDir, o.storeDir, o.hostTools ? '1' : '0', o.stateDir ?? '', ...envArgs, ...o.argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
