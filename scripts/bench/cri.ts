@@ -59,6 +59,8 @@ export interface HandlerSummary {
   firstLineMs: Stat;
   /** Median firstLineMs / runc's median firstLineMs. */
   ratioVsRunc: number;
+  /** Median over rounds of (this handler's firstLineMs − runc's in the same round): less drift. */
+  pairedDeltaMs: number;
 }
 
 export interface PodStartResult {
@@ -123,6 +125,10 @@ export async function measurePodStart(o: PodStartOptions): Promise<PodStartResul
   const summaries = handlers.map((h): HandlerSummary => {
     const ss = of(h);
     const firstLineMs = stat(ss.map((s) => s.firstLineMs));
+    const deltas = ss.flatMap((s) => {
+      const b = samples.find((x) => x.handler === BASELINE && x.iteration === s.iteration);
+      return b ? [s.firstLineMs - b.firstLineMs] : [];
+    });
     return {
       handler: h,
       n: ss.length,
@@ -131,6 +137,7 @@ export async function measurePodStart(o: PodStartOptions): Promise<PodStartResul
       startMs: stat(ss.map((s) => s.startMs)),
       firstLineMs,
       ratioVsRunc: firstLineMs.median / base,
+      pairedDeltaMs: median(deltas),
     };
   });
   return { iterations, summaries, samples };
@@ -138,10 +145,10 @@ export async function measurePodStart(o: PodStartOptions): Promise<PodStartResul
 
 export function formatPodStart(r: PodStartResult): string {
   const f = (n: number): string => n.toFixed(1).padStart(8);
-  const head = `${'handler'.padEnd(14)} ${'n'.padStart(3)} ${'sandbox'.padStart(8)} ${'create'.padStart(8)} ${'start'.padStart(8)} ${'1st line'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}  vs runc`;
+  const head = `${'handler'.padEnd(14)} ${'n'.padStart(3)} ${'sandbox'.padStart(8)} ${'create'.padStart(8)} ${'start'.padStart(8)} ${'1st line'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}  vs runc  paired Δ`;
   const rows = r.summaries.map(
     (s) =>
-      `${s.handler.padEnd(14)} ${String(s.n).padStart(3)} ${f(s.sandboxMs.median)} ${f(s.createMs.median)} ${f(s.startMs.median)} ${f(s.firstLineMs.median)} ${f(s.firstLineMs.min)} ${f(s.firstLineMs.max)}  ${s.ratioVsRunc.toFixed(2)}x`,
+      `${s.handler.padEnd(14)} ${String(s.n).padStart(3)} ${f(s.sandboxMs.median)} ${f(s.createMs.median)} ${f(s.startMs.median)} ${f(s.firstLineMs.median)} ${f(s.firstLineMs.min)} ${f(s.firstLineMs.max)}  ${s.ratioVsRunc.toFixed(2).padStart(6)}x ${f(s.pairedDeltaMs)}`,
   );
   return [`pod start over CRI, medians in ms (${r.iterations} interleaved rounds)`, head, ...rows].join('\n');
 }
