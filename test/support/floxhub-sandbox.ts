@@ -1,7 +1,8 @@
 // Runs a command the way a container would see an activated environment, without a container
 // runtime: a private mount namespace (unshare) with a throwaway root that has the rendered tree
 // read-only at /run/flox/env, the fixture store at /nix/store, /run/flox/state and /dev/null, and
-// optionally the host's /usr (for bash). Root only; everything vanishes with the process.
+// optionally the host's /usr (for bash), and the host's static busybox at /busybox (BUSYBOX) for
+// environments without a shell. Root only; everything vanishes with the process.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ const SCRIPT = `set -e
 root=$1; envdir=$2; store=$3; tools=$4; state=$5; shift 5
 mkdir -p "$root/nix/store" "$root/run/flox/env" "$root/run/flox/state" "$root/run/flox/cache" "$root/tmp" "$root/work" "$root/dev"
 : > "$root/dev/null"; mount --bind /dev/null "$root/dev/null"
+: > "$root/busybox"; mount --bind /bin/busybox "$root/busybox"
 mount --bind "$store" "$root/nix/store"
 mount --bind "$envdir" "$root/run/flox/env"
 mount -o remount,bind,ro "$root/run/flox/env"
@@ -22,8 +24,11 @@ if [ "$tools" = 1 ]; then
   done
 fi
 cd "$root"
-exec chroot "$root" /run/flox/env/bin/env -i "$@"
+exec chroot "$root" /busybox env -i "$@"
 `;
+
+/** the host's static busybox, inside the sandbox */
+export const BUSYBOX = '/busybox';
 
 export interface SandboxRun {
   code: number | null;
