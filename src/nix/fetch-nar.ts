@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { FloxError } from '../errors.js';
 import { DecompressError, decompressor } from './decompress.js';
 import { type FetchOptions, TransientError, openBody } from './http.js';
-import { unpackNar, type UnpackResult } from './nar.js';
+import { NarError, unpackNar, type UnpackResult } from './nar.js';
 import type { NarInfo } from './narinfo.js';
 
 export interface FetchNarOptions extends FetchOptions {
@@ -61,13 +61,30 @@ export async function fetchNar(info: NarInfo, dest: string, opts: FetchNarOption
     true,
   );
   const nar = verified(decompressor(info.compression)(file), info.narSize, info.narHash.digest, `NAR of ${info.storePath} from ${opts.substituter}`, () => {}, false);
+  // The reader must not close the stream on a format error: draining the rest decides whether
+  // the archive is corrupt (hash mismatch: tampered or damaged) or a validly signed hostile NAR.
+  const narIt = nar[Symbol.asyncIterator]();
+  const shielded: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => ({ next: () => narIt.next() }) };
   try {
-    const r = await unpackNar(nar, dest, { narSize: info.narSize, what: `${info.storePath} from ${opts.substituter}` });
+    const r = await unpackNar(shielded, dest, { narSize: info.narSize, what: `${info.storePath} from ${opts.substituter}` });
     return { ...r, fileBytes };
   } catch (e) {
-    if (e instanceof DecompressError) {
-      throw new FloxError('nix-hash', `${url} (for ${info.storePath}) is corrupt: ${info.compression} decompression failed: ${e.message}`);
+    if (e instanceof NarError) {
+      try {
+        while (!(await narIt.next()).done);
+      } catch (drainError) {
+        throw wrap(drainError, url, info);
+      }
+    } else {
+      await narIt.return?.().catch(() => {});
     }
-    throw e;
+    throw wrap(e, url, info);
   }
+}
+
+function wrap(e: unknown, url: string, info: NarInfo): unknown {
+  if (e instanceof DecompressError) {
+    return new FloxError('nix-hash', `${url} (for ${info.storePath}) is corrupt: ${info.compression} decompression failed: ${e.message}`);
+  }
+  return e;
 }
