@@ -4,7 +4,10 @@
 // must not remove the handler under running flox pods. When the API cannot answer, the safe
 // side is to leave the node installed.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { FloxError } from '../errors.js';
+import { join } from 'node:path';
+import { DEFAULT_INSTALL_ROOT, NODE_PATH_SETTING } from './artifacts.js';
+import { hostPath } from './fsio.js';
+import { defaultHostExecMode, hostArgv } from './host-exec.js';
 import { install, uninstall, type InstallOptions, type Report } from './installer.js';
 import { inClusterConfig, KubeClient } from './kube.js';
 import { parsePrefetchList, prefetch } from './prefetch.js';
@@ -45,7 +48,7 @@ export async function decideCleanup(kube: KubeClient | null, nodeName: string | 
 export interface DaemonOptions extends InstallOptions {
   /** Prefetch list text (env FLOX_PREFETCH or the ConfigMap file). */
   prefetchList?: string;
-  /** argv of this CLI, to run `env pull` with. */
+  /** argv prefix to run `env pull` with; default: the installed runtime on the host (hostCli). */
   cli?: string[];
   readyFile?: string;
   /** Resolves when the pod is asked to stop; default: first SIGTERM or SIGINT. */
@@ -73,8 +76,7 @@ export async function runDaemon(o: DaemonOptions): Promise<{ install: Report; de
   const { refs, invalid } = parsePrefetchList(listText);
   if (invalid.length) emit({ msg: 'prefetch: ignoring entries that are not owner/name', invalid });
   if (refs.length) {
-    if (!o.cli) throw new FloxError('internal', 'prefetch needs the CLI argv');
-    for (const r of await prefetch(refs, o.cli, env)) emit({ msg: 'prefetch', ...r });
+    for (const r of await prefetch(refs, o.cli ?? hostCli(o), env)) emit({ msg: 'prefetch', ...r });
   }
 
   if (o.readyFile) writeFileSync(o.readyFile, 'ready\n');
@@ -91,6 +93,18 @@ export async function runDaemon(o: DaemonOptions): Promise<{ install: Report; de
   const un = await uninstall({ ...o, kube: client, dryRun: false });
   emit({ msg: 'uninstalled', stages: un.stages });
   return { install: report, decision, uninstall: un };
+}
+
+/**
+ * The installed runtime, run on the host: pulls must land in the host's state dir under the
+ * host's config, not in this container. Uses the Node the install pointed bin/flox-runtime at.
+ */
+export function hostCli(o: InstallOptions): string[] {
+  const hostRoot = o.hostRoot ?? '/';
+  const installRoot = o.installRoot ?? DEFAULT_INSTALL_ROOT;
+  const node = safeRead(hostPath(hostRoot, join(installRoot, NODE_PATH_SETTING))).trim() || 'node';
+  const mode = o.hostExec ?? defaultHostExecMode(hostRoot);
+  return hostArgv(mode, hostRoot, [node, join(installRoot, 'dist', 'flox-runtime.mjs')]);
 }
 
 function safeRead(p: string): string {

@@ -94,7 +94,9 @@ export function registerInstallCommands(program: Command): void {
         if (c.daemon) {
           if (opts.dryRun) throw new FloxError('usage', '--daemon and --dry-run exclude each other');
           const emit = (ev: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...ev })}\n`);
-          await runDaemon({ ...opts, cli: [process.execPath, process.argv[1]!], readyFile: c.readyFile, emit });
+          // on the node itself this very CLI can pull; in a pod, hostCli() runs the installed one on the host
+          const cli = opts.hostRoot === '/' ? [process.execPath, process.argv[1]!] : undefined;
+          await runDaemon({ ...opts, cli, readyFile: c.readyFile, emit });
           return;
         }
         print(await install(opts), json);
