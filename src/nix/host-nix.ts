@@ -36,7 +36,7 @@ export async function realiseWithHostNix(storePaths: string[], opts: HostNixOpti
       });
     } catch (e) {
       const stderr = String((e as { stderr?: unknown }).stderr ?? (e as Error).message).trim().split('\n').slice(-3).join(' | ');
-      const kind = /lacks a valid signature/.test(stderr) ? 'nix-signature' : /hash mismatch/.test(stderr) ? 'nix-hash' : /is not valid|don't know how to build/.test(stderr) ? 'nix-missing' : 'nix-fetch';
+      const kind = /lacks a valid signature|not signed by any of the keys/.test(stderr) ? 'nix-signature' : /hash mismatch/.test(stderr) ? 'nix-hash' : /is not valid|don't know how to build/.test(stderr) ? 'nix-missing' : 'nix-fetch';
       throw new FloxError(kind, `nix-store ${args[0]} ${paths.join(' ')} failed (substituters: ${opts.substituters.join(' ')}): ${stderr}`, { cause: e });
     }
   };
