@@ -54,6 +54,9 @@ export function parseAdvertisement(body: Buffer): Map<string, string> {
   const refs = new Map<string, string>();
   let off = 0;
   let sawService = false;
+  if (!/^[0-9a-f]{4}$/.test(body.subarray(0, 4).toString('latin1'))) {
+    throw new HubError('protocol', 'not a git smart HTTP ref advertisement (dumb server or proxy page?)');
+  }
   while (off + 4 <= body.length) {
     const len = Number.parseInt(body.subarray(off, off + 4).toString('latin1'), 16);
     if (Number.isNaN(len)) throw new HubError('protocol', 'malformed pkt-line in ref advertisement');
@@ -73,7 +76,7 @@ export function parseAdvertisement(body: Buffer): Map<string, string> {
     const nul = line.indexOf('\0');
     if (nul >= 0) line = line.slice(0, nul);
     const m = /^([0-9a-f]{40}|[0-9a-f]{64}) (.+)$/.exec(line);
-    if (m) refs.set(m[2]!, m[1]!);
+    if (m && m[2] !== 'capabilities^{}') refs.set(m[2]!, m[1]!); // the latter: an empty repository
   }
   if (!sawService) throw new HubError('protocol', 'not a git smart HTTP ref advertisement (dumb server or proxy page?)');
   return refs;

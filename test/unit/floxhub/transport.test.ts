@@ -1,0 +1,68 @@
+// Pure pieces of the transport: the ref advertisement parser, the auth header, git's errors.
+import { describe, expect, it } from 'vitest';
+import { classify } from '../../../src/floxhub/git-fetch.js';
+import { HubError, authHeader, parseAdvertisement } from '../../../src/floxhub/smart-http.js';
+import { pickToken, readTokenFile } from '../../../src/floxhub/token.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const pkt = (s: string) => `${(s.length + 4).toString(16).padStart(4, '0')}${s}`;
+const A = 'a'.repeat(40);
+const B = 'b'.repeat(40);
+
+describe('ref advertisement (protocol v0)', () => {
+  it('parses refs, ignoring capabilities and flush packets', () => {
+    const body = Buffer.from(`${pkt('# service=git-upload-pack\n')}0000${pkt(`${A} refs/heads/hello\0multi_ack side-band-64k\n`)}${pkt(`${B} refs/heads/multi\n`)}0000`);
+    expect([...parseAdvertisement(body)]).toEqual([
+      ['refs/heads/hello', A],
+      ['refs/heads/multi', B],
+    ]);
+  });
+  it('an empty repository advertises no refs', () => {
+    const body = Buffer.from(`${pkt('# service=git-upload-pack\n')}0000${pkt(`${'0'.repeat(40)} capabilities^{}\0agent=git\n`)}0000`);
+    expect(parseAdvertisement(body).size).toBe(0);
+  });
+  it.each([
+    ['a dumb server page', '<html>hi</html>', /not a git smart HTTP/],
+    ['garbage length', `${pkt('# service=git-upload-pack\n')}zzzz`, /malformed pkt-line/],
+    ['truncated', '00ff# service', /truncated/],
+    ['protocol v2', `${pkt('# service=git-upload-pack\n')}0000${pkt('version 2\n')}0000`, /protocol v2/],
+  ])('rejects %s', (_n, text, re) => {
+    expect(() => parseAdvertisement(Buffer.from(text))).toThrow(HubError);
+    expect(() => parseAdvertisement(Buffer.from(text))).toThrow(re);
+  });
+});
+
+describe('auth', () => {
+  it('is HTTP Basic oauth:<token>, nothing when anonymous', () => {
+    expect(authHeader(undefined)).toEqual({});
+    expect(authHeader('')).toEqual({});
+    expect(authHeader('tok')).toEqual({ authorization: `Basic ${Buffer.from('oauth:tok').toString('base64')}` });
+  });
+  it('the pod token wins over the node token; empty files count as none', () => {
+    const d = mkdtempSync(join(tmpdir(), 'tok-'));
+    writeFileSync(join(d, 'pod'), 'pod-token\n');
+    writeFileSync(join(d, 'node'), 'node-token');
+    writeFileSync(join(d, 'empty'), '\n');
+    expect(pickToken({ podTokenFile: join(d, 'pod'), configTokenFile: join(d, 'node') })).toEqual({ token: 'pod-token', source: 'pod' });
+    expect(pickToken({ podTokenFile: join(d, 'empty'), configTokenFile: join(d, 'node') })).toEqual({ token: 'node-token', source: 'config' });
+    expect(pickToken({ podTokenFile: join(d, 'missing') })).toEqual({ source: 'none' });
+    expect(readTokenFile('')).toBeUndefined();
+  });
+});
+
+describe('git fetch errors', () => {
+  it.each([
+    ["fatal: could not read Username for 'http://h': terminal prompts disabled", 'auth'],
+    ['fatal: Authentication failed for ...', 'auth'],
+    ['warning: Could not find remote branch x to clone.\nfatal: Remote branch x not found in upstream origin', 'not-found'],
+    ["fatal: repository 'http://h/git/o/floxmeta/' not found", 'not-found'],
+    ['fatal: unable to access ...: Failed to connect to 127.0.0.1 port 9', 'unreachable'],
+  ])('%s -> %s', (stderr, reason) => {
+    expect(classify(stderr, false, 1000).reason).toBe(reason);
+  });
+  it('a timeout is unreachable', () => {
+    expect(classify('', true, 1234)).toMatchObject({ reason: 'unreachable', message: expect.stringMatching(/1234 ms/) });
+  });
+});
