@@ -117,6 +117,15 @@ function alive(pid: number | undefined, start: string | undefined): boolean {
   return s !== undefined && (start === undefined || s === start);
 }
 
+/** kill(2) that ignores a process that is already gone. */
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // ESRCH: exited meanwhile
+  }
+}
+
 function cmdline(pid: number): string[] {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
@@ -203,6 +212,10 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
 
   const id = randomBytes(4).toString('hex');
   const dir = join(parent, id);
+  // sun_path is 108 bytes; the longest socket is <dir>/containerd.sock.ttrpc
+  if (Buffer.byteLength(join(dir, 'containerd.sock.ttrpc')) >= 108) {
+    throw new Error(`lab parent dir ${parent} is too long for unix socket paths; use a shorter FLOX_E2E_LAB_ROOT`);
+  }
   for (const sub of ['bin', 'root', 'state', 'runc', 'pods', 'cni/bin', 'cni/net.d']) {
     await mkdir(join(dir, sub), { recursive: true });
   }
@@ -402,12 +415,12 @@ export async function teardownLab(dir: string, opts: TeardownOptions = {}): Prom
 
   // 2. containerd
   if (running && rec?.pid) {
-    process.kill(rec.pid, 'SIGTERM');
+    signal(rec.pid, 'SIGTERM');
     const end = Date.now() + 10_000;
     while (alive(rec.pid, rec.pidStart) && Date.now() < end) await sleep(100);
     if (alive(rec.pid, rec.pidStart)) {
       problems.push('containerd ignored SIGTERM for 10 s; killed');
-      process.kill(rec.pid, 'SIGKILL');
+      signal(rec.pid, 'SIGKILL');
     }
   }
 
@@ -429,11 +442,7 @@ export async function teardownLab(dir: string, opts: TeardownOptions = {}): Prom
     const a = argv.indexOf('-address');
     if (a < 0 || argv[a + 1] !== socket) continue;
     problems.push(`leftover shim pid ${p}`);
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    signal(p, 'SIGKILL');
   }
   for (const s of shimSockets) await unlink(s).catch(() => undefined);
 
