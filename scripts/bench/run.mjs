@@ -1,0 +1,30 @@
+// `npm run bench`: every benchmark of the project, one after the other, each printing medians
+// and ratios against a baseline measured in the same run. BENCH_ONLY=a,b runs a subset.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const HERE = new URL('.', import.meta.url).pathname;
+const BENCHES = [
+  ['passthrough', 'runtime wrapper vs runc (issue 2)'],
+  ['nix', 'node store substituter vs real Nix (issue 3)'],
+  ['env', 'FloxHub resolve + render, warm and fresh (issue 4)'],
+  ['cri', 'pod start over CRI: runc vs flox handler (issue 5)'],
+];
+const only = process.env.BENCH_ONLY?.split(',');
+let failed = 0;
+for (const [name, what] of BENCHES) {
+  if (only && !only.includes(name)) continue;
+  const file = ['mjs', 'ts'].map((e) => join(HERE, `${name}.${e}`)).find(existsSync);
+  if (!file) {
+    console.log(`\n# ${name}: ${what}: not present`);
+    continue;
+  }
+  console.log(`\n# ${name}: ${what}`);
+  const r = spawnSync(process.execPath, [file], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    failed++;
+    console.log(`# ${name} failed (status ${r.status})`);
+  }
+}
+process.exit(failed ? 1 : 0);
