@@ -42,6 +42,13 @@ export function describeChange(c: FileChange): string {
   const before = c.before ?? Buffer.alloc(0);
   const after = c.after ?? Buffer.alloc(0);
   if (!isText(before) || !isText(after)) return `${head}\n  binary, ${before.length} -> ${after.length} bytes`;
-  if (action === 'delete' && before.length > 4000) return `${head}\n  ${before.length} bytes`;
+  // whole new or removed files: a glimpse is enough (config edits get a full diff)
+  if (action !== 'update') {
+    const lines = (action === 'create' ? after : before).toString('utf8').replace(/\n$/, '').split('\n');
+    if (lines.length > 12) {
+      const sign = action === 'create' ? '+' : '-';
+      return [head, ...lines.slice(0, 8).map((l) => `${sign}${l}`), `${sign}... (${lines.length - 8} more lines)`].join('\n');
+    }
+  }
   return [head, `--- ${c.before === null ? '/dev/null' : c.path}`, `+++ ${c.after === null ? '/dev/null' : c.path}`, ...lineDiff(before.toString('utf8'), after.toString('utf8'))].join('\n');
 }

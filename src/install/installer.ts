@@ -226,6 +226,13 @@ async function served(r: Resolved, socket: string, timeoutMs: number): Promise<S
   return r.kind === 'crio' ? await crioServedHandler(socket, timeoutMs) : await containerdServedHandler(socket, timeoutMs);
 }
 
+/** Installer view -> host path (the inverse of hostPath). */
+function toHostView(hostRoot: string, p: string): string {
+  const root = resolve(hostRoot);
+  if (root === '/') return p;
+  return p === root ? '/' : p.startsWith(`${root}/`) ? p.slice(root.length) : p;
+}
+
 /** Directories that do not exist yet on the way to `path`, outermost first. */
 function missingDirs(path: string): string[] {
   const out: string[] = [];
@@ -271,10 +278,11 @@ export async function install(o: InstallOptions = {}): Promise<Report> {
   const doneConfig = applyChanges(rt.changes);
   stages.push({ stage: 'runtime-config', status: doneConfig.length ? 'changed' : 'unchanged', detail: doneConfig.map((c) => c.path).join(', ') || 'already configured' });
 
+  // the journal holds host paths, so an uninstall run on the node itself reads it right
   const created = new Set(prev?.created ?? []);
-  for (const c of [...doneArtifacts, ...doneConfig]) if (c.before === null) created.add(c.path);
+  for (const c of [...doneArtifacts, ...doneConfig]) if (c.before === null) created.add(toHostView(r.hostRoot, c.path));
   const dirs = [...(prev?.createdDirs ?? [])];
-  for (const d of newDirs) if (!dirs.includes(d)) dirs.push(d);
+  for (const d of newDirs.map((x) => toHostView(r.hostRoot, x))) if (!dirs.includes(d)) dirs.push(d);
   const journal: Journal = {
     version: 1,
     runtime: r.kind,
@@ -283,7 +291,7 @@ export async function install(o: InstallOptions = {}): Promise<Report> {
     created: [...created],
     createdDirs: dirs,
     seeds: { ...(prev?.seeds ?? {}), ...rt.seeds },
-    socket: rt.socket,
+    socket: toHostView(r.hostRoot, rt.socket),
     labelled: prev?.labelled ?? false,
   };
   const writeJournal = () => atomicWrite(jPath, Buffer.from(`${JSON.stringify(journal, null, 2)}\n`), 0o644);
@@ -366,16 +374,16 @@ export async function uninstall(o: InstallOptions = {}): Promise<Report> {
     const dropinPath = join(dirname(mainPath), 'conf.d', DROPIN_NAME);
     const mainText = read(mainPath);
     edits.push(...planContainerdUninstall({ mainPath, mainText, seedText: journal?.seeds[mainPath] ?? null, dropinPath, dropinText: read(dropinPath) }));
-    socket = o.criSocket ?? journal?.socket ?? hostPath(r.hostRoot, containerdSocketFromConfig(mainText, SOCKETS.containerd));
+    socket = o.criSocket ?? hostPath(r.hostRoot, journal?.socket ?? containerdSocketFromConfig(mainText, SOCKETS.containerd));
   } else if (r.kind === 'k3s' || r.kind === 'rke2') {
     for (const v of [2, 3]) {
       const p = `${K3S_CONTAINERD_DIR[r.kind]}/${templateName(v)}`;
       edits.push(...planK3sUninstall(p, read(p)));
     }
-    socket = o.criSocket ?? journal?.socket ?? hostPath(r.hostRoot, SOCKETS[r.kind]);
+    socket = o.criSocket ?? hostPath(r.hostRoot, journal?.socket ?? SOCKETS[r.kind]);
   } else {
     edits.push(...planCrioUninstall(CRIO_DROPIN, read(CRIO_DROPIN)));
-    socket = o.criSocket ?? journal?.socket ?? hostPath(r.hostRoot, SOCKETS.crio);
+    socket = o.criSocket ?? hostPath(r.hostRoot, journal?.socket ?? SOCKETS.crio);
   }
   const configChanges = edits.map((e) => toChange(e, r.hostRoot));
   // backups go when the file is back to what they hold (else the user changed it since: keep)
@@ -427,7 +435,10 @@ export async function uninstall(o: InstallOptions = {}): Promise<Report> {
 
   // flox containers still running keep calling BinaryName through their shims; see docs/install.md
   const doneArtifacts = applyChanges(artifactChanges);
-  for (const d of [...(journal?.createdDirs ?? [])].reverse()) removeEmptyDirs(d, dirname(d));
+  for (const d of [...(journal?.createdDirs ?? [])].reverse()) {
+    const p = hostPath(r.hostRoot, d);
+    removeEmptyDirs(p, dirname(p));
+  }
   for (const rel of ['bin', 'dist', 'etc', 'libexec']) removeEmptyDirs(hostPath(r.hostRoot, join(r.installRoot, rel)), hostPath(r.hostRoot, r.installRoot));
   if (!journal) {
     // without a journal, remove the install root only if it is empty now

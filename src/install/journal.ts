@@ -12,7 +12,7 @@ export const Journal = z.object({
   runtime: z.enum(['containerd', 'k3s', 'rke2', 'crio']),
   unit: z.string().nullable(),
   installRoot: z.string(),
-  /** Host paths the installer created (did not exist before), in creation order. */
+  /** Paths (as the host sees them) the installer created, in creation order. */
   created: z.array(z.string()),
   /** Directories the installer created, deepest last. */
   createdDirs: z.array(z.string()),

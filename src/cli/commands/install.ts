@@ -64,7 +64,8 @@ function fail(e: unknown, json: boolean): never {
   const msg = isFloxError(e) ? e.message : `internal error: ${(e as Error).stack ?? String(e)}`;
   if (json) process.stdout.write(`${JSON.stringify({ error: msg, kind: isFloxError(e) ? e.kind : 'internal' })}\n`);
   process.stderr.write(`flox-runtime: ${msg}\n`);
-  process.exit(1);
+  // 2 for usage errors, like the other operator commands
+  process.exit(isFloxError(e) && e.kind === 'usage' ? 2 : 1);
 }
 
 function common(cmd: Command): Command {
