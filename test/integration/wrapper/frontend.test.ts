@@ -74,7 +74,12 @@ beforeAll(() => {
   fakeBin = join(work, 'bin');
   installFakeRunc(fakeBin);
   config = join(work, 'config.toml');
-  writeFileSync(config, `[runtime]\ndelegate = ["runc"]\nstate-dir = "${join(work, 'state')}"\n[log]\nfile = "${join(work, 'runtime.log')}"\n`);
+  // nothing but loopback: an unreachable hub and cache on a closed local port
+  writeFileSync(
+    config,
+    `[runtime]\ndelegate = ["runc"]\nstate-dir = "${join(work, 'state')}"\n[floxhub]\nurl = "http://127.0.0.1:9"\ntimeout-ms = 2000\n` +
+      `[nix]\nsubstituters = ["http://127.0.0.1:9/cache"]\n[log]\nfile = "${join(work, 'runtime.log')}"\n`,
+  );
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -181,7 +186,7 @@ describe('through Node', () => {
     const r = run(shim(b, ['create', '--bundle', b, ID]));
     expect(r.status).toBe(1);
     expect(r.record).toBeUndefined();
-    expect(JSON.parse(readFileSync(join(b, 'log.json'), 'utf8')).msg).toMatch(/^flox: .*acme\/ci-tools.*container build of pod ci\/runner-abc/);
+    expect(JSON.parse(readFileSync(join(b, 'log.json'), 'utf8')).msg).toMatch(/^flox: cannot reach FloxHub for environment acme\/ci-tools .*\(container build of pod ci\/runner-abc\)$/);
   });
 
   it('exec into an activated container gets the recorded environment and wrapper', () => {

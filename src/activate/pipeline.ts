@@ -1,0 +1,182 @@
+// The activation of one container: FloxHub generation -> closure realised on the node ->
+// rendered profile -> activation plan -> spec modifications. All I/O happens here, in order;
+// the decisions about the spec are made by the pure modifiers in src/inject.
+import { mkdirSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { FloxError } from '../errors.js';
+import { ENV_MOUNT, planActivation, renderEnvironment, selectPackages, storePathsOf, CACHE_MOUNT, STATE_DIR } from '../env/index.js';
+import { pickToken, resolveEnvironment } from '../floxhub/index.js';
+import { applyModifiers, modifiersFor, NIX_STORE } from '../inject/modifiers.js';
+import type { InjectionPlan } from '../inject/types.js';
+import { nodeStoreDir, realiseClosure, realiseWithHostNix, type RealiseResult } from '../nix/index.js';
+import { formatEnvironmentRef } from '../pod/environment-ref.js';
+import { describeContainer } from '../pod/request.js';
+import { resolveInView, type View } from './container-paths.js';
+import { podTokenFile } from './secret.js';
+import type { ActivationInput, ActivationResult, Activator, ExecRecord } from './types.js';
+
+const PROVIDED_TOOLS = ['/bin/sh', '/usr/bin/env'] as const;
+
+function phaseTimer() {
+  const phases: Record<string, number> = {};
+  let last = performance.now();
+  return {
+    phases,
+    mark(name: string) {
+      const now = performance.now();
+      phases[name] = Math.round(now - last);
+      last = now;
+    },
+  };
+}
+
+/** Adds context to an error without losing its kind: which container, which environment. */
+function inContext(e: unknown, where: string): never {
+  if (e instanceof FloxError) throw new FloxError(e.kind, `${e.message} (${where})`, { cause: e });
+  throw new FloxError('internal', `${(e as Error)?.message ?? String(e)} (${where})`, { cause: e });
+}
+
+export const activateContainer: Activator = async (input: ActivationInput): Promise<ActivationResult> => {
+  const { request, bundle, log } = input;
+  const envRef = formatEnvironmentRef(request.environment);
+  const container = describeContainer(request, input.containerId);
+  try {
+    return await activate(input, envRef);
+  } catch (e) {
+    const msg = (e as Error)?.message ?? String(e);
+    log.error('activation failed', { environment: envRef, container, error: msg, bundle });
+    return inContext(e, msg.includes(envRef) ? container : `${container}, environment ${envRef}`);
+  }
+};
+
+async function activate(input: ActivationInput, envRef: string): Promise<ActivationResult> {
+  const { request, spec, bundle, config, log } = input;
+  const t = phaseTimer();
+  const stateDir = config.runtime.stateDir;
+
+  const token = pickToken({ podTokenFile: podTokenFile(spec), configTokenFile: config.floxhub.tokenFile || undefined });
+  const resolved = await resolveEnvironment(request.environment, {
+    gitUrl: config.floxhub.gitUrl,
+    stateDir,
+    ...(token.token !== undefined && { token: token.token }),
+    timeoutMs: config.floxhub.timeoutMs,
+    log,
+  });
+  t.mark('resolve');
+
+  // What the image lacks (flox/empty has nothing) and may need: a shell and env.
+  const rootfs = posix.resolve(bundle, spec.root?.path ?? 'rootfs');
+  const missingTools = PROVIDED_TOOLS.filter((p) => resolveInView([{ containerPrefix: '/', hostDir: rootfs }], p) === undefined);
+  const shellStorePath = missingTools.length > 0 && config.runtime.shellStorePath ? config.runtime.shellStorePath : undefined;
+
+  const selected = selectPackages(resolved, config.runtime.system);
+  const wanted = [...storePathsOf(selected), ...(shellStorePath ? [shellStorePath] : [])];
+  const user = `${request.environment.owner}/${request.environment.name}:${resolved.generation}`;
+  const hostNix = config.runtime.storeMode === 'nix';
+  const realised: RealiseResult = hostNix
+    ? await realiseWithHostNix(wanted, { substituters: config.nix.substituters, trustedPublicKeys: config.nix.trustedPublicKeys, timeoutMs: config.nix.timeoutMs })
+    : await realiseClosure(wanted, {
+        stateDir,
+        substituters: config.nix.substituters,
+        trustedPublicKeys: config.nix.trustedPublicKeys,
+        maxParallel: config.nix.maxParallelDownloads,
+        timeoutMs: config.nix.timeoutMs,
+        user,
+      });
+  t.mark('realise');
+
+  const storeHostDir = hostNix ? NIX_STORE : nodeStoreDir(stateDir);
+  const rendered = await renderEnvironment({ resolved, mode: request.mode, system: config.runtime.system, stateDir, storeDir: storeHostDir, log });
+  t.mark('render');
+
+  // Tools the image lacks come from the environment first, then from the shell store path.
+  const view: View = [
+    { containerPrefix: '/', hostDir: rootfs },
+    { containerPrefix: NIX_STORE, hostDir: storeHostDir },
+    { containerPrefix: ENV_MOUNT, hostDir: rendered.hostDir },
+  ];
+  const files: Array<{ hostPath: string; containerPath: string }> = [];
+  for (const tool of missingTools) {
+    const name = posix.basename(tool);
+    const candidates = [`${ENV_MOUNT}/bin/${name}`, ...(shellStorePath ? [`${shellStorePath}/bin/${name}`] : [])];
+    const hostPath = candidates.map((c) => resolveInView(view, c)).find((h) => h !== undefined);
+    if (hostPath) files.push({ hostPath, containerPath: tool });
+  }
+  const hasSh = !missingTools.includes('/bin/sh') || files.some((f) => f.containerPath === '/bin/sh');
+
+  const plan = planActivation({
+    resolved,
+    mode: request.mode,
+    baseEnv: spec.process?.env ?? [],
+    cwd: spec.process?.cwd ?? '/',
+    hostDir: rendered.hostDir,
+    ...(hasSh && { shellPath: '/bin/sh' }),
+  });
+  if (plan.needsShell && !hasSh && !plan.wrapArgs[0]?.startsWith(ENV_MOUNT)) {
+    throw new FloxError(
+      'activation',
+      `activating ${envRef} needs a shell (${plan.shellReasons.join(', ')}), but neither the image nor the environment has /bin/sh; add a shell to the environment or set runtime.shell-store-path`,
+    );
+  }
+  for (const w of plan.warnings) log.warn(w, { environment: envRef });
+
+  const processEnv: Record<string, string> = { ...plan.env, FLOX_CONTAINERD: '1' };
+  if (request.disableMetrics) processEnv.FLOX_DISABLE_METRICS = '1';
+
+  let nixMutable: InjectionPlan['nixMutable'];
+  if (request.nixMutable) {
+    if (hostNix) throw new FloxError('activation', 'flox.dev/nix-mutable is not supported with runtime.store-mode = "nix"');
+    const dir = join(bundle, 'flox-nix');
+    nixMutable = { upperDir: join(dir, 'upper'), workDir: join(dir, 'work') };
+    mkdirSync(nixMutable.upperDir, { recursive: true, mode: 0o755 });
+    mkdirSync(nixMutable.workDir, { recursive: true, mode: 0o700 });
+  }
+
+  const closureOnly = config.runtime.storeMount === 'closure' && !nixMutable;
+  const injection: InjectionPlan = {
+    store: { hostDir: storeHostDir, ...(closureOnly && { closure: realised.closure }) },
+    ...(nixMutable && { nixMutable }),
+    env: { hostDir: rendered.hostDir, mountPath: ENV_MOUNT },
+    tmpfs: [CACHE_MOUNT, STATE_DIR],
+    processEnv,
+    wrapArgs: plan.wrapArgs,
+    files,
+  };
+  const modified = applyModifiers(spec, modifiersFor(injection));
+  t.mark('inject');
+
+  const skipExec = request.containerName !== undefined && request.skipContainersExec.includes(request.containerName);
+  const execRecord: ExecRecord | undefined = skipExec
+    ? undefined
+    : {
+        version: 1,
+        environment: envRef,
+        generation: resolved.generation,
+        env: Object.entries(processEnv).map(([k, v]) => `${k}=${v}`),
+        wrapArgs: plan.execWrapArgs,
+      };
+
+  return {
+    spec: modified,
+    ...(execRecord && { execRecord }),
+    summary: {
+      pod: request.sandboxName && `${request.sandboxNamespace ?? 'default'}/${request.sandboxName}`,
+      container: request.containerName,
+      environment: envRef,
+      generation: resolved.generation,
+      commit: resolved.commit,
+      hubCache: resolved.fromCache,
+      ...(resolved.staleReason && { stale: resolved.staleReason }),
+      token: token.source,
+      mode: request.mode,
+      paths: realised.closure.length,
+      pathsFetched: realised.fetched.length,
+      cacheHits: realised.present.length,
+      bytesFetched: realised.bytesDownloaded,
+      rendered: rendered.created ? 'new' : 'cached',
+      shell: plan.needsShell ? plan.shellReasons : false,
+      provided: files.map((f) => f.containerPath),
+      phasesMs: t.phases,
+    },
+  };
+}
