@@ -299,18 +299,11 @@ export async function install(o: InstallOptions = {}): Promise<Report> {
 
   // restart only when needed: a rerun with nothing changed and the handler served does nothing
   const configChanged = doneConfig.length > 0;
-  let current: ServedHandler | null = null;
-  if (!configChanged) {
-    try {
-      current = await served(r, rt.socket, 2_000);
-    } catch {
-      current = null;
-    }
-  }
+  const current = configChanged || !existsSync(rt.socket) ? null : await served(r, rt.socket, 2_000).catch(() => null);
   let restarted = false;
   if (!r.restart) {
     stages.push({ stage: 'restart', status: 'skipped', detail: configChanged ? `--no-restart: restart ${r.kind} to load the flox handler` : '--no-restart' });
-  } else if (!configChanged && current) {
+  } else if (current) {
     stages.push({ stage: 'restart', status: 'skipped', detail: 'config unchanged and the handler is already served' });
   } else {
     const unit = await activeUnit(r.exec, r.kind);
@@ -323,18 +316,16 @@ export async function install(o: InstallOptions = {}): Promise<Report> {
   }
 
   // verify: ask the runtime, never trust the file we wrote
-  if (restarted || (!configChanged && current)) {
-    const h = restarted ? await served(r, rt.socket, r.verifyTimeoutMs) : current;
+  const h = restarted ? await served(r, rt.socket, r.verifyTimeoutMs) : current;
+  if (restarted || h) {
     report.served = checkServed(h, r.binaryName, `${r.kind} on ${rt.socket}`);
     stages.push({ stage: 'verify', status: 'done', detail: `handler ${HANDLER} served: BinaryName ${r.binaryName}, pod_annotations ${report.served.podAnnotations.join(',')}` });
-  } else if (!configChanged && existsSync(rt.socket)) {
-    const h = await served(r, rt.socket, 5_000).catch(() => null);
-    if (h) {
-      report.served = checkServed(h, r.binaryName, `${r.kind} on ${rt.socket}`);
-      stages.push({ stage: 'verify', status: 'done', detail: `handler ${HANDLER} served` });
-    } else stages.push({ stage: 'verify', status: 'skipped', detail: `the runtime on ${rt.socket} does not serve ${HANDLER} yet` });
   } else {
-    stages.push({ stage: 'verify', status: 'skipped', detail: 'runtime not restarted: the handler is not served yet' });
+    stages.push({
+      stage: 'verify',
+      status: 'skipped',
+      detail: configChanged ? 'runtime not restarted: the handler is not served yet' : `the runtime on ${rt.socket} does not serve ${HANDLER} (yet)`,
+    });
   }
 
   if (!report.served) {

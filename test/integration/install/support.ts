@@ -166,3 +166,57 @@ export async function fakeKubeApi(objects: Record<string, unknown> = {}): Promis
 export function rmrf(p: string): void {
   rmSync(p, { recursive: true, force: true });
 }
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 127) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+function lenField(field: number, data: Buffer): Buffer {
+  return Buffer.concat([varint((field << 3) | 2), varint(data.length), data]);
+}
+
+/**
+ * A stand-in for a runtime's CRI socket: answers runtime.v1 Status(verbose) with info.config
+ * computed by `config()` at each call (e.g. from the config file, as if just restarted).
+ */
+export async function fakeCriServer(socket: string, config: () => unknown): Promise<{ calls: number; close(): Promise<void> }> {
+  const { createServer: createH2 } = await import('node:http2');
+  const state = { calls: 0 };
+  const server = createH2();
+  server.on('stream', (stream, headers) => {
+    stream.resume();
+    stream.on('end', () => {
+      if (headers[':path'] !== '/runtime.v1.RuntimeService/Status') {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12' }, { endStream: true });
+        return;
+      }
+      state.calls++;
+      let json: string;
+      try {
+        json = JSON.stringify(config(), (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
+      } catch (e) {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '13', 'grpc-message': encodeURIComponent(String(e)) }, { endStream: true });
+        return;
+      }
+      const entry = Buffer.concat([lenField(1, Buffer.from('config')), lenField(2, Buffer.from(json))]);
+      const msg = lenField(2, entry);
+      const frame = Buffer.concat([Buffer.from([0]), Buffer.alloc(4), msg]);
+      frame.writeUInt32BE(msg.length, 1);
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(frame);
+    });
+  });
+  await new Promise<void>((r) => server.listen(socket, () => r()));
+  return {
+    get calls() {
+      return state.calls;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
