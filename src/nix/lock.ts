@@ -43,3 +43,47 @@ export async function acquireLock(file: string, signal?: AbortSignal): Promise<L
     },
   };
 }
+
+/**
+ * Tries to lock many files at once without waiting, with one child process for all of them
+ * (a spawn per path costs more than a small download). Returns the locks it got, undefined
+ * where another process holds the lock.
+ */
+export async function tryLockMany(files: string[]): Promise<(Lock | undefined)[]> {
+  if (!files.length) return [];
+  const fds = files.map((f) => openSync(f, 'a', 0o600));
+  const got = new Set<number>();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      // fd 3.. in the child are our descriptors; it prints the ones it locked
+      const script = 'i=3; for f in "$@"; do if flock --nonblock --exclusive "$i"; then echo "$i"; fi; i=$((i+1)); done';
+      const child = spawn('sh', ['-c', script, 'sh', ...files.map(() => '')], { stdio: ['ignore', 'pipe', 'pipe', ...fds] });
+      let out = '';
+      let err = '';
+      child.stdout?.on('data', (d: Buffer) => void (out += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => void (err += d.toString()));
+      child.on('error', (e) => reject(new FloxError('store', `cannot lock store paths: ${e.message}; util-linux flock must be installed`)));
+      child.on('close', (code) => {
+        if (code !== 0) return reject(new FloxError('store', `cannot lock store paths: sh exited with ${code}: ${err.trim()}`));
+        for (const l of out.split('\n').filter(Boolean)) got.add(Number(l) - 3);
+        resolve();
+      });
+    });
+  } catch (e) {
+    for (const fd of fds) closeSync(fd);
+    throw e;
+  }
+  return fds.map((fd, i) => {
+    if (!got.has(i)) {
+      closeSync(fd);
+      return undefined;
+    }
+    let held = true;
+    return {
+      release() {
+        if (held) closeSync(fd);
+        held = false;
+      },
+    };
+  });
+}

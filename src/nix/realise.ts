@@ -10,7 +10,7 @@ import { FloxError, isFloxError } from '../errors.js';
 import { fetchNar } from './fetch-nar.js';
 import { type FetchOptions, HttpStatusError, type RetryOptions, TransientError, withRetry } from './http.js';
 import { type Deferred, Limiter, deferred } from './limit.js';
-import { acquireLock } from './lock.js';
+import { type Lock, acquireLock, tryLockMany } from './lock.js';
 import { formatNix32 } from './hash.js';
 import {
   addUser,
@@ -111,13 +111,17 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
   let subsPromise: Promise<Substituter[]> | undefined;
   const substituters = () => (subsPromise ??= openAll(subUrls, fetchOpts, retryFor('nix-cache-info'), emit));
 
-  // ---- closure ------------------------------------------------------------------------------
+  // ---- closure walk, level by level; each level's missing paths start downloading at once --
   const nodes = new Map<string, Node>();
-  const visit = async (basename: string): Promise<void> => {
-    if (nodes.has(basename)) return;
+  const committed = new Map<string, Deferred<void>>();
+  const walked = deferred();
+  const tasks: Promise<void>[] = [];
+  const result: RealiseResult = { closure: [], fetched: [], present: [], bytesDownloaded: 0, narBytes: 0 };
+  let totalFileBytes = 0;
+
+  const resolveNode = async (basename: string): Promise<Node> => {
     const sp = parseStorePath(`${STORE_DIR}/${basename}`);
     const node: Node = { sp, refs: [], present: false };
-    nodes.set(basename, node);
     if (isValidPath(stateDir, basename)) {
       const meta = readPathMeta(stateDir, sp.path);
       node.present = true;
@@ -126,43 +130,16 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
       node.narinfo = await limiter.run(() => lookup(sp.path, substituters, keys, fetchOpts, retryFor(sp.path)));
       node.refs = node.narinfo.info.references;
     }
-    await Promise.all(node.refs.map(visit));
-  };
-  try {
-    await Promise.all(roots.map(visit));
-  } catch (e) {
-    failFast.abort(e);
-    throw e;
-  }
-  const all = [...nodes.values()];
-  const missing = all.filter((n) => !n.present);
-  emit({
-    type: 'closure',
-    paths: all.map((n) => n.sp.path).sort(),
-    missing: missing.map((n) => n.sp.path).sort(),
-    narBytes: missing.reduce((s, n) => s + n.narinfo!.info.narSize, 0),
-    fileBytes: missing.reduce((s, n) => s + (n.narinfo!.info.fileSize ?? 0), 0),
-  });
-  for (const n of all) if (n.present) emit({ type: 'path-present', path: n.sp.path });
-
-  // ---- fetch what is missing ----------------------------------------------------------------
-  const committed = new Map<string, Deferred<void>>();
-  for (const n of missing) committed.set(n.sp.basename, deferred());
-  const totalFileBytes = missing.reduce((s, n) => s + (n.narinfo!.info.fileSize ?? 0), 0);
-  const result: RealiseResult = {
-    closure: all.map((n) => n.sp.path).sort(),
-    fetched: [],
-    present: all.filter((n) => n.present).map((n) => n.sp.path),
-    bytesDownloaded: 0,
-    narBytes: 0,
+    return node;
   };
 
-  const realiseOne = async (node: Node): Promise<void> => {
+  const realiseOne = async (node: Node, held: Lock | undefined): Promise<void> => {
     const { sp } = node;
     const { info, substituter, trust } = node.narinfo!;
     const done = committed.get(sp.basename)!;
-    const lock = await acquireLock(lockFileOf(stateDir, sp.basename), signal);
+    let lock = held;
     try {
+      lock ??= await acquireLock(lockFileOf(stateDir, sp.basename), signal);
       if (isValidPath(stateDir, sp.basename)) {
         result.present.push(sp.path);
         emit({ type: 'path-reused', path: sp.path });
@@ -198,6 +175,7 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
         );
         if (trust.kind === 'content-address') checkFlatContent(info.ca!, r.rootFileSha256, sp.path, substituter);
         // references first: a valid path always has its whole closure
+        await walked.promise;
         await Promise.all(node.refs.filter((b) => b !== sp.basename).map((b) => committed.get(b)?.promise));
         writePathMeta(stateDir, {
           version: 1,
@@ -225,22 +203,61 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
       done.reject(e);
       throw e;
     } finally {
-      lock.release();
+      lock?.release();
     }
   };
 
-  const settled = await Promise.allSettled(
-    missing.map((n) =>
-      realiseOne(n).catch((e) => {
-        failFast.abort(e);
-        throw e;
-      }),
-    ),
-  );
+  const start = async (missing: Node[]) => {
+    for (const n of missing) committed.set(n.sp.basename, deferred());
+    // uncontended paths are locked with one child process; the rest wait for their lock
+    const locks = await tryLockMany(missing.map((n) => lockFileOf(stateDir, n.sp.basename)));
+    for (const [i, n] of missing.entries()) {
+      totalFileBytes += n.narinfo!.info.fileSize ?? 0;
+      tasks.push(
+        realiseOne(n, locks[i]).catch((e: unknown) => {
+          failFast.abort(e);
+          throw e;
+        }),
+      );
+    }
+  };
+
+  let walkError: unknown;
+  try {
+    let frontier = roots;
+    while (frontier.length) {
+      const level = await Promise.all(frontier.map(resolveNode));
+      for (const n of level) nodes.set(n.sp.basename, n);
+      const missing = level.filter((n) => !n.present);
+      if (missing.length) await start(missing);
+      frontier = [...new Set(level.flatMap((n) => n.refs))].filter((b) => !nodes.has(b));
+    }
+  } catch (e) {
+    walkError = e;
+    failFast.abort(e);
+  }
+  walked.resolve();
+  const all = [...nodes.values()];
+  if (!walkError) {
+    const missing = all.filter((n) => !n.present);
+    result.closure = all.map((n) => n.sp.path).sort();
+    result.present = all.filter((n) => n.present).map((n) => n.sp.path);
+    emit({
+      type: 'closure',
+      paths: result.closure,
+      missing: missing.map((n) => n.sp.path).sort(),
+      narBytes: missing.reduce((s, n) => s + n.narinfo!.info.narSize, 0),
+      fileBytes: totalFileBytes,
+    });
+    for (const n of all) if (n.present) emit({ type: 'path-present', path: n.sp.path });
+  }
+
+  const settled = await Promise.allSettled(tasks);
+  if (walkError) throw walkError;
   const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
   if (failures.length) {
     // the first real cause, not a follower's "aborted"
-    throw failures.find((f) => isFloxError(f) && !(opts.signal?.aborted)) ?? failures[0];
+    throw failures.find((f) => isFloxError(f)) ?? failures[0];
   }
   if (opts.user) for (const n of all) addUser(stateDir, n.sp.basename, opts.user);
   result.fetched.sort();
