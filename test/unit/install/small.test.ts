@@ -53,3 +53,24 @@ describe('served handler check', () => {
     expect(() => checkServed(wrong, '/b', 'containerd')).toThrow(/BinaryName is "\/other".*pod_annotations/);
   });
 });
+
+describe('hostCli (prefetch runs the installed runtime on the host)', async () => {
+  const { hostCli } = await import('../../../src/install/daemon.js');
+  const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  it('nsenters PID 1 and runs the Node named by etc/node-path with the installed bundle', () => {
+    const h = mkdtempSync(join(tmpdir(), 'flox-hostcli-'));
+    try {
+      mkdirSync(join(h, 'opt/flox-runtime/etc'), { recursive: true });
+      writeFileSync(join(h, 'opt/flox-runtime/etc/node-path'), '/opt/flox-runtime/libexec/node\n');
+      expect(hostCli({ hostRoot: h, hostExec: 'nsenter' })).toEqual([
+        'nsenter', '--target', '1', '--mount', '--uts', '--ipc', '--net', '--pid', '--',
+        '/opt/flox-runtime/libexec/node', '/opt/flox-runtime/dist/flox-runtime.mjs',
+      ]);
+      expect(hostCli({ hostRoot: '/', installRoot: '/nowhere' })).toEqual(['node', '/nowhere/dist/flox-runtime.mjs']);
+    } finally {
+      rmSync(h, { recursive: true, force: true });
+    }
+  });
+});
