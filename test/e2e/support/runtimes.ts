@@ -64,7 +64,9 @@ printf '%s\\n' "$*" >>"$REC/calls.log"
 if [ "$sub" = create ]; then
   cp "\${bundle:-.}/config.json" "$REC/$id.json"
   env >"$REC/$id.env"
-  find /proc/$$/fd -mindepth 1 -printf '%f=%l\\n' 2>/dev/null | grep -v '^255=' >"$REC/$id.fds"
+  # no pipeline here: bash would hold the pipe's fds while find lists ours
+  find /proc/$$/fd -mindepth 1 -printf '%f=%l\\n' >"$REC/$id.fds" 2>/dev/null
+  sed -i '/^255=/d' "$REC/$id.fds"
 fi
 exec runc "$@"
 `;
