@@ -293,6 +293,7 @@ export async function install(o: InstallOptions = {}): Promise<Report> {
     seeds: { ...(prev?.seeds ?? {}), ...rt.seeds },
     socket: toHostView(r.hostRoot, rt.socket),
     labelled: prev?.labelled ?? false,
+    ...(o.containerdConfig ?? prev?.containerdConfig ? { containerdConfig: o.containerdConfig ?? prev?.containerdConfig } : {}),
   };
   const writeJournal = () => atomicWrite(jPath, Buffer.from(`${JSON.stringify(journal, null, 2)}\n`), 0o644);
   writeJournal();
@@ -361,7 +362,7 @@ export async function uninstall(o: InstallOptions = {}): Promise<Report> {
   let socket: string;
   const read = (p: string) => text(readIfExists(hostPath(r.hostRoot, p)));
   if (r.kind === 'containerd') {
-    const mainPath = o.containerdConfig ?? CONTAINERD_CONFIG;
+    const mainPath = o.containerdConfig ?? journal?.containerdConfig ?? CONTAINERD_CONFIG;
     const dropinPath = join(dirname(mainPath), 'conf.d', DROPIN_NAME);
     const mainText = read(mainPath);
     edits.push(...planContainerdUninstall({ mainPath, mainText, seedText: journal?.seeds[mainPath] ?? null, dropinPath, dropinText: read(dropinPath) }));

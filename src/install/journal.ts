@@ -19,6 +19,8 @@ export const Journal = z.object({
   /** Config files created from `containerd config default`: host path -> seed text. */
   seeds: z.record(z.string()),
   socket: z.string().nullable(),
+  /** containerd's main config when not the default (uninstall finds it without the flag). */
+  containerdConfig: z.string().optional(),
   labelled: z.boolean(),
 });
 export type Journal = z.infer<typeof Journal>;

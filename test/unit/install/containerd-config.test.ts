@@ -188,3 +188,13 @@ describe('cloneRuncRuntime', () => {
     });
   });
 });
+
+describe('configs the block cannot extend', () => {
+  it('runtimes as an inline table: refused, because appending a [..runtimes.flox] table is invalid there', () => {
+    const inline = `version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  runtimes = { runc = { runtime_type = "io.containerd.runc.v2" } }
+`;
+    expect(() => planContainerd(input({ mainText: inline }))).toThrow(/after adding the flox handler\) is not valid TOML/);
+  });
+});
