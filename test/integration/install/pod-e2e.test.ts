@@ -1,0 +1,89 @@
+// Beyond the served config: a real pod through the handler the installer registered. The
+// installer runs against a private containerd config (host root /, config and install root in
+// a temp dir), containerd 1.6 starts on it, and a hostNetwork pod with runtimeClass `flox` runs
+// busybox through the installed bin/flox-runtime. Reuses the e2e harness's CRI client, images
+// and teardown (test/e2e/support); the installer's own proof is containerd-real.test.ts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { install, uninstall, type InstallOptions } from '../../../src/install/installer.js';
+import { findSourceRoot } from '../../../src/install/artifacts.js';
+import { e2eGate } from '../../e2e/support/gate.js';
+import { teardownLab } from '../../e2e/support/containerd.js';
+import { CriClient, Kubelet } from '../../e2e/support/cri.js';
+import { ensureImages, BUSYBOX_IMAGE, PAUSE_IMAGE } from '../../e2e/support/images.js';
+import { privateContainerdConfig, startContainerd, tempDir, writeFile, type Containerd } from './support.js';
+
+const gate = e2eGate('installer: a real pod runs through the installed flox handler');
+const source = findSourceRoot(import.meta.dirname);
+const built = !!source && existsSync(join(source, 'dist', 'flox-runtime.mjs'));
+if (!built && process.env.CI === 'true') throw new Error('pod e2e needs the built runtime (npm run build)');
+
+describe.skipIf(gate.skip || !built)(gate.title, () => {
+  let lab: string;
+  let cfg: string;
+  let sock: string;
+  let installRoot: string;
+  let ctd: Containerd | undefined;
+  let cri: CriClient | undefined;
+  let opts: InstallOptions;
+  let original: string;
+
+  beforeAll(async () => {
+    lab = tempDir('pod');
+    cfg = join(lab, 'etc/containerd/config.toml');
+    sock = join(lab, 'containerd.sock');
+    installRoot = join(lab, 'opt/flox-runtime');
+    original = privateContainerdConfig(lab)
+      .replace('sandbox_image = "registry.k8s.io/pause:3.6"', `sandbox_image = "${PAUSE_IMAGE}"`)
+      .replace('disable_apparmor = false', 'disable_apparmor = true')
+      .replace('netns_mounts_under_state_dir = false', 'netns_mounts_under_state_dir = true');
+    writeFile(cfg, original);
+    opts = { hostRoot: '/', containerdConfig: cfg, installRoot, source: source!, node: { path: process.execPath }, hostExec: 'direct', restart: false, kube: null, criSocket: sock };
+  });
+
+  afterAll(async () => {
+    cri?.close();
+    // the harness's teardown: pods, containerd, shims and their sockets, mounts, cgroups, the dir
+    const report = await teardownLab(lab, {
+      record: {
+        id: 'install-pod',
+        dir: lab,
+        socket: sock,
+        configFile: cfg,
+        cgroupRoot: 'flox-install-e2e',
+        pid: ctd?.proc.pid,
+        owner: process.pid,
+        persistent: false,
+        createdAt: new Date().toISOString(),
+      },
+    });
+    expect(report.problems).toEqual([]);
+  });
+
+  it('install, start containerd, run a pod with runtimeClass flox', async () => {
+    const r = await install(opts);
+    expect(r.stages.find((s) => s.stage === 'runtime-config')?.status).toBe('changed');
+    const binary = join(installRoot, 'bin/flox-runtime');
+    expect(readFileSync(join(installRoot, 'etc/node-path'), 'utf8')).toBe(`${process.execPath}\n`);
+
+    ctd = await startContainerd(cfg, sock, join(lab, 'containerd.log'));
+    for (const img of await ensureImages()) execFileSync('ctr', ['--address', sock, '-n', 'k8s.io', 'images', 'import', img.tar], { stdio: 'ignore' });
+    cri = new CriClient(`unix://${sock}`);
+    const kubelet = new Kubelet(cri, { podLogRoot: join(lab, 'pods'), cgroupRoot: 'flox-install-e2e' });
+
+    await kubelet.withPod({ name: 'installed-handler', handler: 'flox', hostNetwork: true }, async (pod) => {
+      const { info } = await cri!.podSandboxStatus(pod.id, true);
+      const sandbox = JSON.parse(info.info!) as { runtimeHandler: string; runtimeType: string; runtimeOptions: { binary_name: string; root: string } };
+      expect(sandbox).toMatchObject({ runtimeHandler: 'flox', runtimeType: 'io.containerd.runc.v2', runtimeOptions: { binary_name: binary, root: `${lab}/runc` } });
+      const c = await kubelet.run(pod, { name: 'app', image: BUSYBOX_IMAGE, command: ['sh', '-c', 'echo hello from the installed handler'] });
+      expect((await kubelet.waitForLog(c)).line).toBe('hello from the installed handler');
+    });
+
+    // uninstall while containerd still runs with the handler: the config goes back byte for byte
+    await uninstall(opts);
+    expect(readFileSync(cfg, 'utf8')).toBe(original);
+    expect(existsSync(installRoot)).toBe(false);
+  });
+});
