@@ -167,7 +167,7 @@ async function activate(input: ActivationInput, envRef: string): Promise<Activat
       commit: resolved.commit,
       hubCache: resolved.fromCache,
       ...(resolved.staleReason && { stale: resolved.staleReason }),
-      token: token.source,
+      auth: token.source, // where the FloxHub token came from (never the token)
       mode: request.mode,
       paths: realised.closure.length,
       pathsFetched: realised.fetched.length,
