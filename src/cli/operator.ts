@@ -1,6 +1,7 @@
 // Operator and engineer commands (commander). Human output by default, --json for scripts.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerInstallCommands } from './commands/install.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
       const v = packageVersion();
       process.stdout.write(opts.json ? `${JSON.stringify({ version: v })}\n` : `flox-runtime ${v}\n`);
     });
+  registerInstallCommands(program);
   return program;
 }
 
