@@ -6,7 +6,7 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 300_000,
-    // e2e suites share one containerd and must not run in parallel with each other
+    // every e2e file starts its own private containerd, so files may run in parallel
     fileParallelism: true,
     reporters: ['default'],
   },

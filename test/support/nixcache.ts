@@ -7,8 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { join, normalize, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
+import { repoRoot } from '../e2e/support/paths.js';
 
-export const REPO = resolve(import.meta.dirname, '../..');
+// works from vitest and from an esbuild bundle under <repo>/.cache (the demo)
+export const REPO = repoRoot();
 export const FIXTURE_SCRIPT = join(REPO, 'scripts/fixtures/make-nix-cache.sh');
 export const DEFAULT_FIXTURE_DIR = process.env.FLOX_NIX_FIXTURE_DIR ?? join(REPO, '.cache/nix-fixture');
 
