@@ -135,10 +135,16 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
   }
   const resolved = await loadGeneration(ref, dir, head, generation, meta.formatVersion, fromCache);
   const pointer: Pointer = { commit: head, anonymous: opts.token === undefined, at: new Date().toISOString() };
-  if (ref.generation === undefined) await writePointer(headPointer(dir), pointer);
-  else await writePointer(pinPointer(dir, generation), pointer);
-  if (ref.generation === undefined) await writePointer(pinPointer(dir, generation), pointer);
+  if (ref.generation === undefined) await updatePointer(headPointer(dir), pointer);
+  await updatePointer(pinPointer(dir, generation), pointer);
   return resolved;
+}
+
+/** Writes only when something changed: the warm path then costs one read, not a write + rename. */
+async function updatePointer(path: string, p: Pointer): Promise<void> {
+  const old = await readPointer(path);
+  if (old && old.commit === p.commit && (old.anonymous || !p.anonymous)) return;
+  await writePointer(path, p);
 }
 
 async function ensureDir(dir: string): Promise<string> {
