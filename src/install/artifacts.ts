@@ -1,7 +1,7 @@
 // The runtime's files on the host: the sh front end, the Node bundle (+ source map) and,
 // optionally, the Node binary the front end should use. Each is written tmp + rename, so a
 // container start running the old file keeps its inode and never sees a half-written one.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FloxError } from '../errors.js';
@@ -20,12 +20,35 @@ export interface ArtifactSpec {
   required: boolean;
 }
 
+export const ENTRY = 'dist/flox-runtime.mjs';
+
+/** Fixed files; every other file under dist/ (the bundle's chunks) is copied as well. */
 export const ARTIFACTS: ArtifactSpec[] = [
+  { rel: ENTRY, mode: 0o755, required: true },
+  { rel: `${ENTRY}.map`, mode: 0o644, required: false },
   { rel: 'bin/flox-runtime', mode: 0o755, required: true },
-  { rel: 'dist/flox-runtime.mjs', mode: 0o755, required: true },
-  { rel: 'dist/flox-runtime.mjs.map', mode: 0o644, required: false },
   { rel: NODE_PATH_SETTING, mode: 0o644, required: false },
 ];
+
+/** Files under `dir`, relative to it, sorted; [] when it does not exist. */
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, prefix: string) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const rel = prefix ? `${prefix}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(join(d, e.name), rel);
+      else if (e.isFile()) out.push(rel);
+    }
+  };
+  walk(dir, '');
+  return out.sort();
+}
 
 /** The package root (holding bin/ and dist/) of the running code: dist/… or src/install/…. */
 export function findSourceRoot(from: string = dirname(fileURLToPath(import.meta.url))): string | null {
@@ -47,31 +70,46 @@ export type NodeChoice = { kind: 'none' } | { kind: 'copy'; from: string } | { k
  * file if it has one.
  */
 export function planArtifacts(opts: { hostRoot: string; installRoot: string; source: string; node: NodeChoice }): FileChange[] {
+  const dest = (rel: string) => hostPath(opts.hostRoot, join(opts.installRoot, rel));
+  const file = (rel: string, mode: number, reason: string, required: boolean): FileChange | null => {
+    const data = readIfExists(join(opts.source, rel));
+    if (data === null) {
+      if (required) throw new FloxError('install', `runtime artifact ${join(opts.source, rel)} is missing; build the runtime first (npm run build)`);
+      return null;
+    }
+    return { path: dest(rel), before: readIfExists(dest(rel)), after: data, mode, reason };
+  };
   const changes: FileChange[] = [];
+  // chunks first, then the entry that names them, then the front end: a container start
+  // sees either the old set or the new one, never an entry whose chunks are missing
+  const fixed = new Set(ARTIFACTS.map((a) => a.rel));
+  const distFiles = listFiles(join(opts.source, 'dist')).map((f) => `dist/${f}`);
+  for (const rel of distFiles.filter((f) => !fixed.has(f))) changes.push(file(rel, 0o644, 'runtime bundle chunk', true)!);
   for (const a of ARTIFACTS) {
-    const dest = hostPath(opts.hostRoot, join(opts.installRoot, a.rel));
     if (a.rel === NODE_PATH_SETTING && opts.node.kind !== 'none') {
       const nodePath = opts.node.kind === 'copy' ? join(opts.installRoot, BUNDLED_NODE) : opts.node.path;
-      changes.push({ path: dest, before: readIfExists(dest), after: Buffer.from(`${nodePath}\n`), mode: a.mode, reason: 'Node binary used by bin/flox-runtime' });
+      changes.push({ path: dest(a.rel), before: readIfExists(dest(a.rel)), after: Buffer.from(`${nodePath}\n`), mode: a.mode, reason: 'Node binary used by bin/flox-runtime' });
       continue;
     }
-    const src = join(opts.source, a.rel);
-    const data = readIfExists(src);
-    if (data === null) {
-      if (a.required) throw new FloxError('install', `runtime artifact ${src} is missing; build the runtime first (npm run build)`);
-      continue;
-    }
-    changes.push({ path: dest, before: readIfExists(dest), after: data, mode: a.mode, reason: `runtime file ${a.rel}` });
+    const c = file(a.rel, a.mode, `runtime file ${a.rel}`, a.required);
+    if (c) changes.push(c);
   }
   if (opts.node.kind === 'copy') {
-    const dest = hostPath(opts.hostRoot, join(opts.installRoot, BUNDLED_NODE));
     const data = readFileSync(opts.node.from);
-    changes.push({ path: dest, before: readIfExists(dest), after: data, mode: statSync(opts.node.from).mode & 0o755, reason: 'Node binary for the runtime' });
+    changes.push({ path: dest(BUNDLED_NODE), before: readIfExists(dest(BUNDLED_NODE)), after: data, mode: statSync(opts.node.from).mode & 0o755, reason: 'Node binary for the runtime' });
+  }
+  // chunks of an older build, last (their names carry content hashes)
+  const wanted = new Set(distFiles);
+  for (const f of listFiles(hostPath(opts.hostRoot, join(opts.installRoot, 'dist')))) {
+    const rel = `dist/${f}`;
+    if (!wanted.has(rel)) changes.push({ path: dest(rel), before: readIfExists(dest(rel)), after: null, reason: 'chunk of an older build' });
   }
   return changes;
 }
 
-/** Every artifact path the installer may have written, for removal. */
+/** Every artifact path the installer may have written (installer view), for removal. */
 export function artifactPaths(hostRoot: string, installRoot: string): string[] {
-  return [...ARTIFACTS.map((a) => a.rel), BUNDLED_NODE].map((rel) => hostPath(hostRoot, join(installRoot, rel)));
+  const installed = listFiles(hostPath(hostRoot, join(installRoot, 'dist'))).map((f) => `dist/${f}`);
+  const rels = [...new Set([...installed, ...ARTIFACTS.map((a) => a.rel), BUNDLED_NODE])];
+  return rels.map((rel) => hostPath(hostRoot, join(installRoot, rel)));
 }

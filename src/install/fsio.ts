@@ -1,6 +1,6 @@
 // File I/O at the edge of the installer. Writes are atomic (temp file in the same directory,
 // fsync, rename) so containerd, a concurrent reader or a crash never sees half a file.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FloxError } from '../errors.js';
@@ -79,7 +79,8 @@ export function applyChanges(changes: FileChange[]): FileChange[] {
 export function removeEmptyDirs(dir: string, stopAt: string): void {
   let d = resolve(dir);
   const stop = resolve(stopAt);
-  while (d.startsWith(stop + sep) || d === stop) {
+  const prefix = stop.endsWith(sep) ? stop : stop + sep;
+  while (d.startsWith(prefix) || d === stop) {
     if (d === stop) return;
     try {
       rmdirSync(d);
@@ -87,5 +88,21 @@ export function removeEmptyDirs(dir: string, stopAt: string): void {
       return; // not empty or gone: either way stop here
     }
     d = dirname(d);
+  }
+}
+
+/** Removes every empty directory under `dir`, bottom-up, and `dir` itself when it ends up empty. */
+export function removeEmptyTree(dir: string): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) if (e.isDirectory()) removeEmptyTree(join(dir, e.name));
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty: something that is not ours
   }
 }

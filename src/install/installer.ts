@@ -3,7 +3,7 @@
 // none; restart happens only when the config changed or the handler is not served; the label is
 // set only after the runtime itself reports the handler. Uninstall undoes the same stages in
 // reverse (label first, so the scheduler stops sending flox pods before the handler goes).
-import { existsSync, rmdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { FloxError } from '../errors.js';
 import {
@@ -23,7 +23,7 @@ import {
 } from './containerd-config.js';
 import { CRIO_DROPIN, planCrio, planCrioUninstall } from './crio-config.js';
 import { describeChange } from './diff.js';
-import { applyChanges, atomicWrite, hostPath, readIfExists, removeEmptyDirs } from './fsio.js';
+import { applyChanges, atomicWrite, hostPath, readIfExists, removeEmptyDirs, removeEmptyTree } from './fsio.js';
 import {
   CONTAINERD_CONFIG,
   containerdSocketFromConfig,
@@ -427,19 +427,14 @@ export async function uninstall(o: InstallOptions = {}): Promise<Report> {
 
   // flox containers still running keep calling BinaryName through their shims; see docs/install.md
   const doneArtifacts = applyChanges(artifactChanges);
+  // empty dirs inside the install root (ours), then the ones the install created outside it
+  for (const rel of ['bin', 'dist', 'etc', 'libexec']) removeEmptyTree(hostPath(r.hostRoot, join(r.installRoot, rel)));
   for (const d of [...(journal?.createdDirs ?? [])].reverse()) {
     const p = hostPath(r.hostRoot, d);
     removeEmptyDirs(p, dirname(p));
   }
-  for (const rel of ['bin', 'dist', 'etc', 'libexec']) removeEmptyDirs(hostPath(r.hostRoot, join(r.installRoot, rel)), hostPath(r.hostRoot, r.installRoot));
-  if (!journal) {
-    // without a journal, remove the install root only if it is empty now
-    try {
-      rmdirSync(hostPath(r.hostRoot, r.installRoot));
-    } catch {
-      /* not empty or absent */
-    }
-  }
+  // without a journal, remove the install root only if it is empty now
+  if (!journal) removeEmptyDirs(hostPath(r.hostRoot, r.installRoot), dirname(hostPath(r.hostRoot, r.installRoot)));
   stages.push({ stage: 'artifacts', status: doneArtifacts.length ? 'changed' : 'unchanged', detail: `${doneArtifacts.length} file(s) removed` });
   return report;
 }

@@ -49,9 +49,11 @@ describe('install / uninstall on a temporary host root (containerd 1.7 config)',
     const r = await install({ ...opts, dryRun: true });
     expect(snapshot(host)).toEqual(before);
     expect(r.changes.map((c) => [c.action, c.path.slice(host.length)])).toEqual([
-      ['create', '/opt/flox-runtime/bin/flox-runtime'],
+      ['create', '/opt/flox-runtime/dist/chunks/oci-AAAA1111.mjs'],
+      ['create', '/opt/flox-runtime/dist/chunks/operator-BBBB2222.mjs'],
       ['create', '/opt/flox-runtime/dist/flox-runtime.mjs'],
       ['create', '/opt/flox-runtime/dist/flox-runtime.mjs.map'],
+      ['create', '/opt/flox-runtime/bin/flox-runtime'],
       ['update', '/etc/containerd/config.toml'],
       ['create', '/etc/containerd/config.toml.flox-runtime.bak'],
     ]);
@@ -82,6 +84,24 @@ describe('install / uninstall on a temporary host root (containerd 1.7 config)',
     expect(un.stages.find((s) => s.stage === 'runtime-config')?.status).toBe('changed');
     expect(snapshot(host)).toEqual(before);
     // and uninstalling again is a no-op
+    await uninstall(opts);
+    expect(snapshot(host)).toEqual(before);
+  });
+
+  it('an upgrade replaces the bundle and drops chunks of the old build', async () => {
+    const { host, src, opts } = setup({ '/etc/containerd/config.toml': fixture('containerd-1.7.toml') });
+    const before = snapshot(host);
+    await install(opts);
+    rmrf(join(src, 'dist/chunks/oci-AAAA1111.mjs'));
+    writeFile(join(src, 'dist/chunks/oci-CCCC3333.mjs'), '// new oci chunk\n');
+    writeFile(join(src, 'dist/flox-runtime.mjs'), '// bundle v2\n', 0o755);
+    const r = await install(opts);
+    expect(r.changes.map((c) => [c.action, c.path.slice(host.length)])).toEqual([
+      ['create', '/opt/flox-runtime/dist/chunks/oci-CCCC3333.mjs'],
+      ['update', '/opt/flox-runtime/dist/flox-runtime.mjs'],
+      ['delete', '/opt/flox-runtime/dist/chunks/oci-AAAA1111.mjs'],
+    ]);
+    expect(r.stages.find((s) => s.stage === 'runtime-config')?.status).toBe('unchanged');
     await uninstall(opts);
     expect(snapshot(host)).toEqual(before);
   });

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { install, uninstall, type InstallOptions } from '../../../src/install/installer.js';
-import { findSourceRoot } from '../../../src/install/artifacts.js';
+import { findSourceRoot, listFiles } from '../../../src/install/artifacts.js';
 import { e2eGate } from '../../e2e/support/gate.js';
 import { teardownLab } from '../../e2e/support/containerd.js';
 import { CriClient, Kubelet } from '../../e2e/support/cri.js';
@@ -67,6 +67,9 @@ describe.skipIf(gate.skip || !built)(gate.title, () => {
     expect(r.stages.find((s) => s.stage === 'runtime-config')?.status).toBe('changed');
     const binary = join(installRoot, 'bin/flox-runtime');
     expect(readFileSync(join(installRoot, 'etc/node-path'), 'utf8')).toBe(`${process.execPath}\n`);
+    // the installed copy is complete: the front end hands an operator command to the installed bundle and its chunks
+    expect(listFiles(join(installRoot, 'dist'))).toEqual(listFiles(join(source!, 'dist')));
+    expect(execFileSync(binary, ['version'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })).toMatch(/^flox-runtime \d+\.\d+\.\d+/);
 
     ctd = await startContainerd(cfg, sock, join(lab, 'containerd.log'));
     for (const img of await ensureImages()) execFileSync('ctr', ['--address', sock, '-n', 'k8s.io', 'images', 'import', img.tar], { stdio: 'ignore' });

@@ -21,6 +21,8 @@ export function fakeSource(dir: string): string {
   writeFile(join(dir, 'bin/flox-runtime'), '#!/bin/sh\nexec runc "$@"\n', 0o755);
   writeFile(join(dir, 'dist/flox-runtime.mjs'), '// bundle\n', 0o755);
   writeFile(join(dir, 'dist/flox-runtime.mjs.map'), '{"version":3}\n');
+  writeFile(join(dir, 'dist/chunks/oci-AAAA1111.mjs'), '// oci chunk\n');
+  writeFile(join(dir, 'dist/chunks/operator-BBBB2222.mjs'), '// operator chunk\n');
   return dir;
 }
 
