@@ -1,12 +1,13 @@
 // Streaming decompressors for every Compression a Nix cache may use. Node 20 has gzip and
 // brotli; xz comes from xz-decompress (xz-embedded as wasm), zstd from fzstd (pure JS), bzip2
-// from unbzip2-stream (pure JS). All of them work chunk by chunk: a NAR is never held whole.
-import { PassThrough, Readable, type Duplex, pipeline } from 'node:stream';
+// from unbzip2-stream (pure JS); large files go through the native tools when the node has
+// them. All of them work chunk by chunk: a NAR is never held whole.
+import { PassThrough, type Duplex, type Writable } from 'node:stream';
 import { ReadableStream } from 'node:stream/web';
 import { createBrotliDecompress, createGunzip } from 'node:zlib';
-import { Decompress as ZstdDecompress } from 'fzstd';
-import unbzip2 from 'unbzip2-stream';
-import xzDecompress from 'xz-decompress';
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { FloxError } from '../errors.js';
 import type { Compression } from './narinfo.js';
 
@@ -15,25 +16,90 @@ export type Decompressor = (src: AsyncIterable<Uint8Array>) => AsyncIterable<Uin
 /** A decompressor library failed: the compressed file is corrupt (or not what it claims). */
 export class DecompressError extends Error {}
 
-async function* viaNodeStream(src: AsyncIterable<Uint8Array>, t: Duplex): AsyncIterable<Uint8Array> {
-  let upstream: unknown;
-  const s = Readable.from(src, { objectMode: false });
-  s.on('error', (e) => (upstream = e));
+/**
+ * Feeds `src` into a writable by hand (not pipeline(): that would blame the source for the
+ * sink's errors). Returns what the source itself threw, if anything.
+ */
+async function pump(src: AsyncIterable<Uint8Array>, sink: Writable): Promise<unknown> {
+  let sinkError: unknown;
+  sink.on('error', (e) => (sinkError = e));
+  try {
+    for await (const c of src) {
+      if (sinkError || sink.destroyed) return undefined;
+      if (!sink.write(c)) await new Promise<void>((r) => (sink.once('drain', r), sink.once('close', r)));
+    }
+    sink.end();
+    return undefined;
+  } catch (e) {
+    sink.destroy();
+    return e;
+  }
+}
+
+async function* viaNodeStream(source: AsyncIterable<Uint8Array>, t: Duplex): AsyncIterable<Uint8Array> {
   // through a PassThrough: unbzip2-stream is an old-style stream that is not async-iterable
   const out = new PassThrough();
-  pipeline(s, t, out, () => {});
+  t.on('error', (e) => out.destroy(e));
+  t.pipe(out);
+  let upstream: unknown;
+  void pump(source, t).then((e) => {
+    if (e) out.destroy((upstream = e) as Error);
+  });
   try {
     for await (const c of out) yield c as Uint8Array;
   } catch (e) {
     // an upstream failure (download, FileHash) is the real story, not the decoder's complaint
-    throw upstream ?? new DecompressError((e as Error).message);
+    throw e === upstream ? e : new DecompressError((e as Error).message);
   } finally {
-    s.destroy();
     t.destroy();
     out.destroy();
   }
 }
 
+/**
+ * Native xz/zstd/bzip2 through a pipe, when the node has them: same streaming, 4-5x less CPU
+ * than wasm/JS on large NARs. The pure JS/wasm decoders remain the portable path.
+ */
+async function* viaProcess(source: AsyncIterable<Uint8Array>, bin: string): AsyncIterable<Uint8Array> {
+  const child = spawn(bin, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  let upstream: unknown;
+  let fed = false;
+  const feeding = pump(source, child.stdin).then((e) => {
+    upstream = e;
+    fed = true;
+  });
+  try {
+    for await (const c of child.stdout) yield c as Uint8Array;
+    const code = await exited;
+    // a failed source closes the decoder's stdin: then the source's error is the one to report
+    if (code === 0 || fed) await feeding;
+    if (upstream) throw upstream;
+    if (code !== 0) throw new DecompressError(`${bin} -dc exited with ${code}: ${stderr.trim().slice(0, 200)}`);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+const found = new Map<string, string | undefined>();
+function which(bin: string): string | undefined {
+  if (!found.has(bin)) {
+    let hit: string | undefined;
+    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+      try {
+        accessSync(join(dir, bin), constants.X_OK);
+        hit = join(dir, bin);
+        break;
+      } catch {}
+    }
+    found.set(bin, hit);
+  }
+  return found.get(bin);
+}
+
+// the JS/wasm decoders load lazily: most runs need one of them, or none
 async function* xz(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   const it = src[Symbol.asyncIterator]();
   let upstream: unknown;
@@ -52,6 +118,7 @@ async function* xz(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
       await it.return?.();
     },
   });
+  const { default: xzDecompress } = await import('xz-decompress');
   const out = new xzDecompress.XzReadableStream(input as unknown as globalThis.ReadableStream<Uint8Array>);
   const reader = out.getReader();
   try {
@@ -68,6 +135,7 @@ async function* xz(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
 }
 
 async function* zstd(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const { Decompress: ZstdDecompress } = await import('fzstd');
   let out: Uint8Array[] = [];
   // fzstd may reuse its window buffer between callbacks: copy what it hands out
   const d = new ZstdDecompress((chunk) => void out.push(Uint8Array.prototype.slice.call(chunk)));
@@ -94,7 +162,19 @@ async function* none(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> 
   yield* src;
 }
 
-export function decompressor(c: Compression): Decompressor {
+export interface DecompressorOptions {
+  /** use xz/zstd/bzip2 from PATH when present and the file is at least this big (default 64 KiB; Infinity: never) */
+  nativeMinBytes?: number;
+  fileSize?: number;
+}
+
+const NATIVE: Partial<Record<Compression, string>> = { xz: 'xz', zstd: 'zstd', bzip2: 'bzip2' };
+
+export function decompressor(c: Compression, opts: DecompressorOptions = {}): Decompressor {
+  const native = NATIVE[c];
+  const big = (opts.fileSize ?? Infinity) >= (opts.nativeMinBytes ?? 64 * 1024);
+  const bin = native && big && Number.isFinite(opts.nativeMinBytes ?? 0) ? which(native) : undefined;
+  if (bin) return (src) => viaProcess(src, bin);
   switch (c) {
     case 'none':
       return none;
@@ -107,7 +187,10 @@ export function decompressor(c: Compression): Decompressor {
     case 'br':
       return (src) => viaNodeStream(src, createBrotliDecompress());
     case 'bzip2':
-      return (src) => viaNodeStream(src, unbzip2());
+      return async function* (src) {
+        const { default: unbzip2 } = await import('unbzip2-stream');
+        yield* viaNodeStream(src, unbzip2());
+      };
     default:
       throw new FloxError('nix-format', `compression "${c}" is not supported (supported: xz, zstd, bzip2, br, gzip, none)`);
   }

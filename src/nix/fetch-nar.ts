@@ -11,6 +11,8 @@ export interface FetchNarOptions extends FetchOptions {
   /** the substituter's base URL, for messages and for resolving info.url */
   substituter: string;
   onBytes?: (n: number) => void;
+  /** see DecompressorOptions.nativeMinBytes */
+  nativeMinBytes?: number;
 }
 
 export interface FetchNarResult extends UnpackResult {
@@ -60,7 +62,7 @@ export async function fetchNar(info: NarInfo, dest: string, opts: FetchNarOption
     },
     true,
   );
-  const nar = verified(decompressor(info.compression)(file), info.narSize, info.narHash.digest, `NAR of ${info.storePath} from ${opts.substituter}`, () => {}, false);
+  const nar = verified(decompressor(info.compression, { ...(info.fileSize !== undefined ? { fileSize: info.fileSize } : {}), ...(opts.nativeMinBytes !== undefined ? { nativeMinBytes: opts.nativeMinBytes } : {}) })(file), info.narSize, info.narHash.digest, `NAR of ${info.storePath} from ${opts.substituter}`, () => {}, false);
   // The reader must not close the stream on a format error: draining the rest decides whether
   // the archive is corrupt (hash mismatch: tampered or damaged) or a validly signed hostile NAR.
   const narIt = nar[Symbol.asyncIterator]();

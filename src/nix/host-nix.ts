@@ -1,6 +1,5 @@
 // 'nix' store mode: the node already runs Nix, so let the host's nix-store substitute into its
 // own /nix/store (with our substituters and keys) and only report what happened.
-import { execa } from 'execa';
 import { FloxError } from '../errors.js';
 import type { RealiseEvent, RealiseResult } from './realise.js';
 import { parseStorePath } from './store-path.js';
@@ -26,6 +25,7 @@ export async function realiseWithHostNix(storePaths: string[], opts: HostNixOpti
     // our caller decides what is fresh: never trust a cached "not found"
     '--option', 'narinfo-cache-negative-ttl', '0',
   ];
+  const { execa } = await import('execa'); // only nodes in 'nix' mode pay for loading it
   const run = async (args: string[]) => {
     try {
       return await execa(bin, [...common, ...args], {

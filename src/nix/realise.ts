@@ -40,6 +40,8 @@ export interface RealiseOptions {
   /** retries of transient failures (network, 5xx, truncated), with exponential backoff */
   retries?: number;
   retryBaseDelayMs?: number;
+  /** files at least this big use the node's xz/zstd/bzip2 when present (default 64 KiB; Infinity: always the built-in JS/wasm decoders) */
+  nativeDecompressMinBytes?: number;
   /** who needs these paths, e.g. "owner/name:3"; recorded in metadata for GC */
   user?: string;
   onEvent?: (e: RealiseEvent) => void;
@@ -74,6 +76,7 @@ const OptionsSchema = z.object({
   timeoutMs: z.number().int().positive().optional(),
   retries: z.number().int().min(0).max(20).optional(),
   retryBaseDelayMs: z.number().int().min(0).optional(),
+  nativeDecompressMinBytes: z.number().min(0).optional(),
   user: z.string().min(1).max(200).optional(),
 });
 
@@ -160,6 +163,7 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
               return await fetchNar(info, tmp, {
                 ...fetchOpts,
                 substituter,
+                ...(opts.nativeDecompressMinBytes !== undefined ? { nativeMinBytes: opts.nativeDecompressMinBytes } : {}),
                 onBytes: (k) => {
                   pathBytes += k;
                   result.bytesDownloaded += k;

@@ -29,9 +29,14 @@ function narinfoField(cache: string, storePath: string, field: string): string {
   return new RegExp(`^${field}: (.*)$`, 'm').exec(text)![1]!;
 }
 
-describe.each(['xz', 'zstd', 'bzip2', 'br', 'gzip', 'none'])('closure from the %s cache', (compression) => {
+// 'js': the built-in JS/wasm decoders only; 'native': xz/zstd/bzip2 from PATH for every file
+const modes: [string, string, number][] = [
+  ...['xz', 'zstd', 'bzip2', 'br', 'gzip', 'none'].map((c): [string, string, number] => [c, 'js', Infinity]),
+  ...['xz', 'zstd', 'bzip2'].map((c): [string, string, number] => [c, 'native', 0]),
+];
+describe.each(modes)('closure from the %s cache (%s decoders)', (compression, mode, nativeDecompressMinBytes) => {
   it('realises every role and the CA paths, byte-identical to what Nix built', async () => {
-    const stateDir = join(tmp, compression);
+    const stateDir = join(tmp, `${compression}-${mode}`);
     const roots = [...Object.values(fx.packages).flatMap((o) => Object.values(o)), fx.extra.textRef];
     const events: RealiseEvent[] = [];
     const before = narGets(server);
@@ -40,6 +45,7 @@ describe.each(['xz', 'zstd', 'bzip2', 'br', 'gzip', 'none'])('closure from the %
       substituters: [`${server.url}/cache-${compression}`],
       trustedPublicKeys: [fx.publicKey],
       user: 'owner/env:1',
+      nativeDecompressMinBytes,
       onEvent: (e) => events.push(e),
     });
     const expected = allFixturePaths(fx);
