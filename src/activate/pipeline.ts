@@ -13,6 +13,10 @@ import { formatEnvironmentRef } from '../pod/environment-ref.js';
 import { describeContainer } from '../pod/request.js';
 import { resolveInView, type View } from './container-paths.js';
 import { podTokenFile } from './secret.js';
+import { closureOnNode, plannedRender } from '../ops/dry-run.js';
+import { withGcShared } from '../ops/gc-lock.js';
+import { resolveFromCache } from '../ops/offline-resolve.js';
+import { recordUsage } from '../ops/usage.js';
 import type { ActivationInput, ActivationResult, Activator, ExecRecord } from './types.js';
 
 const PROVIDED_TOOLS = ['/bin/sh', '/usr/bin/env'] as const;
@@ -41,7 +45,8 @@ export const activateContainer: Activator = async (input: ActivationInput): Prom
   const envRef = formatEnvironmentRef(request.environment);
   const container = describeContainer(request, input.containerId);
   try {
-    return await activate(input, envRef);
+    // dry runs change nothing, so they need not keep gc out
+    return input.dryRun ? await activate(input, envRef) : await withGcShared(input.config, () => activate(input, envRef));
   } catch (e) {
     const msg = (e as Error)?.message ?? String(e);
     log.error('activation failed', { environment: envRef, container, error: msg, bundle });
@@ -50,12 +55,12 @@ export const activateContainer: Activator = async (input: ActivationInput): Prom
 };
 
 async function activate(input: ActivationInput, envRef: string): Promise<ActivationResult> {
-  const { request, spec, bundle, config, log } = input;
+  const { request, spec, bundle, config, log, dryRun } = input;
   const t = phaseTimer();
   const stateDir = config.runtime.stateDir;
 
   const token = pickToken({ podTokenFile: podTokenFile(spec), configTokenFile: config.floxhub.tokenFile || undefined });
-  const resolved = await resolveEnvironment(request.environment, {
+  const resolved = dryRun?.offline ? await resolveFromCache(request.environment, { gitUrl: config.floxhub.gitUrl, stateDir }) : await resolveEnvironment(request.environment, {
     gitUrl: config.floxhub.gitUrl,
     stateDir,
     ...(token.token !== undefined && { token: token.token }),
@@ -73,7 +78,10 @@ async function activate(input: ActivationInput, envRef: string): Promise<Activat
   const wanted = [...storePathsOf(selected), ...(shellStorePath ? [shellStorePath] : [])];
   const user = `${request.environment.owner}/${request.environment.name}:${resolved.generation}`;
   const hostNix = config.runtime.storeMode === 'nix';
-  const realised: RealiseResult = hostNix
+  const dryClosure = dryRun && !hostNix ? closureOnNode(stateDir, wanted) : undefined;
+  const realised: RealiseResult = dryRun
+    ? (dryClosure ?? { closure: [...wanted].sort(), fetched: [], present: [], bytesDownloaded: 0, narBytes: 0 })
+    : hostNix
     ? await realiseWithHostNix(wanted, { substituters: config.nix.substituters, trustedPublicKeys: config.nix.trustedPublicKeys, timeoutMs: config.nix.timeoutMs })
     : await realiseClosure(wanted, {
         stateDir,
@@ -86,7 +94,9 @@ async function activate(input: ActivationInput, envRef: string): Promise<Activat
   t.mark('realise');
 
   const storeHostDir = hostNix ? NIX_STORE : nodeStoreDir(stateDir);
-  const rendered = await renderEnvironment({ resolved, mode: request.mode, system: config.runtime.system, stateDir, storeDir: storeHostDir, log });
+  const dryRender = dryRun ? plannedRender(stateDir, resolved, request.mode, config.runtime.system) : undefined;
+  const rendered = dryRender ?? (await renderEnvironment({ resolved, mode: request.mode, system: config.runtime.system, stateDir, storeDir: storeHostDir, log }));
+  if (!dryRun) recordUsage(stateDir, { resolved, mode: request.mode, system: config.runtime.system, key: rendered.key, closure: realised.closure });
   t.mark('render');
 
   // Tools the image lacks come from the environment first, then from the shell store path.
@@ -128,8 +138,8 @@ async function activate(input: ActivationInput, envRef: string): Promise<Activat
     if (hostNix) throw new FloxError('activation', 'flox.dev/nix-mutable is not supported with runtime.store-mode = "nix"');
     const dir = join(bundle, 'flox-nix');
     nixMutable = { upperDir: join(dir, 'upper'), workDir: join(dir, 'work') };
-    mkdirSync(nixMutable.upperDir, { recursive: true, mode: 0o755 });
-    mkdirSync(nixMutable.workDir, { recursive: true, mode: 0o700 });
+    if (!dryRun) mkdirSync(nixMutable.upperDir, { recursive: true, mode: 0o755 });
+    if (!dryRun) mkdirSync(nixMutable.workDir, { recursive: true, mode: 0o700 });
   }
 
   const closureOnly = config.runtime.storeMount === 'closure' && !nixMutable;
@@ -177,6 +187,7 @@ async function activate(input: ActivationInput, envRef: string): Promise<Activat
       shell: plan.needsShell ? plan.shellReasons : false,
       provided: files.map((f) => f.containerPath),
       phasesMs: t.phases,
+      ...(dryRun && { dryRun: { missingPaths: dryClosure?.missing ?? [], renderKey: dryRender?.key, rendered: dryRender?.exists ?? false } }),
     },
   };
 }

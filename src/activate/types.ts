@@ -13,6 +13,8 @@ export interface ActivationInput {
   containerId?: string;
   config: Config;
   log: Logger;
+  /** explain: plan only; realise and render nothing (offline: resolve from the node cache only) */
+  dryRun?: { offline: boolean };
 }
 
 /** Kept beside runc's state for the container; disappears with `runc delete`. */
