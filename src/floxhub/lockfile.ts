@@ -79,8 +79,12 @@ export function parseLockfile(text: string): Lockfile {
   const packages = top.data.packages.map((p, i) => {
     const r = LockEntrySchema.safeParse(p);
     if (!r.success) {
-      const id = (p as { install_id?: unknown } | null)?.install_id;
-      throw new LockError(`manifest.lock package #${i}${typeof id === 'string' ? ` (${id})` : ''} is not a catalog, flake or store-path entry: ${issues(r.error)}`);
+      const o = (p ?? {}) as Record<string, unknown>;
+      const id = typeof o.install_id === 'string' ? ` (${o.install_id})` : '';
+      // report against the variant the entry looks like, not the union's "invalid input"
+      const variant = 'attr_path' in o ? Catalog : 'locked-url' in o ? Flake : 'store_path' in o ? StorePathEntry : undefined;
+      const why = variant ? issues(variant.safeParse(p).error ?? r.error) : 'it has none of attr_path (catalog), locked-url (flake), store_path';
+      throw new LockError(`manifest.lock package #${i}${id} is not a valid catalog, flake or store-path entry: ${why}`);
     }
     return r.data;
   });

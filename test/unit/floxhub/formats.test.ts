@@ -90,8 +90,8 @@ describe('manifest.lock', () => {
     ['not JSON', 'x', /not JSON/],
     ['version 2', '{"lockfile-version":2,"packages":[]}', /lockfile-version 2; only version 1/],
     ['no packages', '{"lockfile-version":1}', /packages/],
-    ['unknown entry', JSON.stringify({ 'lockfile-version': 1, packages: [{ install_id: 'z', system: 'x' }] }), /package #0 \(z\) is not a catalog, flake or store-path entry/],
-    ['path outside the store', JSON.stringify({ 'lockfile-version': 1, packages: [{ ...catalog, outputs: { out: '/usr/bin' } }] }), /package #0 \(hello\)/],
+    ['unknown entry', JSON.stringify({ 'lockfile-version': 1, packages: [{ install_id: 'z', system: 'x' }] }), /package #0 \(z\) is not a valid catalog, flake or store-path entry: it has none/],
+    ['path outside the store', JSON.stringify({ 'lockfile-version': 1, packages: [{ ...catalog, outputs: { out: '/usr/bin' } }] }), /package #0 \(hello\) is not a valid catalog.*outputs\.out/],
     ['bad embedded manifest', JSON.stringify({ 'lockfile-version': 1, manifest: { install: {} }, packages: [] }), /manifest/],
   ])('rejects %s', (_n, text, re) => {
     expect(() => parseLockfile(text)).toThrow(LockError);
