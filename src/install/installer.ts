@@ -168,7 +168,8 @@ async function planRuntimeConfig(r: Resolved, o: InstallOptions): Promise<Runtim
   };
 
   if (r.kind === 'containerd') {
-    const mainPath = o.containerdConfig ?? CONTAINERD_CONFIG;
+    // a rerun without --containerd-config edits the file the first run edited
+    const mainPath = o.containerdConfig ?? readJournal(r.hostRoot, r.installRoot)?.containerdConfig ?? CONTAINERD_CONFIG;
     const mainText = text(readIfExists(hostPath(r.hostRoot, mainPath)));
     const dropinPath = join(dirname(mainPath), 'conf.d', DROPIN_NAME);
     const dropinText = text(readIfExists(hostPath(r.hostRoot, dropinPath)));

@@ -106,6 +106,16 @@ describe('install / uninstall on a temporary host root (containerd 1.7 config)',
     expect(snapshot(host)).toEqual(before);
   });
 
+  it('remembers a non-default --containerd-config for reruns and uninstall', async () => {
+    const { host, opts } = setup({ '/etc/containerd/custom.toml': fixture('containerd-1.7.toml') });
+    const before = snapshot(host);
+    await install({ ...opts, runtime: 'containerd', containerdConfig: '/etc/containerd/custom.toml' });
+    expect(readFileSync(join(host, 'etc/containerd/custom.toml'), 'utf8')).toContain('runtimes.flox');
+    expect((await install({ ...opts, runtime: 'containerd', dryRun: true })).changes).toEqual([]);
+    await uninstall({ ...opts, runtime: 'containerd' });
+    expect(snapshot(host)).toEqual(before);
+  });
+
   it('uninstall dry run changes nothing', async () => {
     const { host, opts } = setup({ '/etc/containerd/config.toml': fixture('containerd-1.7.toml') });
     await install(opts);
