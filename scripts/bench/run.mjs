@@ -9,13 +9,13 @@ const BENCHES = [
   ['passthrough', 'runtime wrapper vs runc (issue 2)'],
   ['nix', 'node store substituter vs real Nix (issue 3)'],
   ['env', 'FloxHub resolve + render, warm and fresh (issue 4)'],
-  ['cri', 'pod start over CRI: runc vs flox handler (issue 5)'],
+  ['pods', 'pod start over CRI: runc vs flox handler, warm and cold (issue 5)'],
 ];
 const only = process.env.BENCH_ONLY?.split(',');
 let failed = 0;
 for (const [name, what] of BENCHES) {
   if (only && !only.includes(name)) continue;
-  const file = ['mjs', 'ts'].map((e) => join(HERE, `${name}.${e}`)).find(existsSync);
+  const file = [join(HERE, `${name}.mjs`)].find(existsSync);
   if (!file) {
     console.log(`\n# ${name}: ${what}: not present`);
     continue;

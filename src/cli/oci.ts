@@ -38,7 +38,7 @@ async function prepare(
       log.debug('container left untouched', { reason: decision.reason, container: describeContainer(decision.identity, inv.id) });
       return {};
     }
-    const started = Date.now();
+    const started = performance.now();
     const result = await deps.activator({
       request: decision.request,
       spec,
@@ -48,7 +48,14 @@ async function prepare(
       log,
     });
     saveSpecFile(specPath, result.spec);
-    log.info('activated', { container: describeContainer(decision.request, inv.id), id: inv.id, ms: Date.now() - started, ...result.summary });
+    // bootMs: Node's own start and module loading before we ran (timeOrigin is process start)
+    log.info('activated', {
+      container: describeContainer(decision.request, inv.id),
+      id: inv.id,
+      bootMs: Math.round(bootMs),
+      ms: Math.round(performance.now() - started),
+      ...result.summary,
+    });
     if (result.execRecord && inv.id !== undefined) {
       return { execRecord: { path: execRecordPath(inv.globals.root, inv.id), record: result.execRecord } };
     }
@@ -64,7 +71,10 @@ async function prepare(
   return {};
 }
 
+let bootMs = 0;
+
 export async function runOci(argv: string[], deps: OciDeps = {}): Promise<never> {
+  bootMs = performance.now();
   const full: Required<OciDeps> = {
     activator: deps.activator ?? defaultActivator,
     env: deps.env ?? process.env,
