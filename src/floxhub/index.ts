@@ -18,7 +18,7 @@ import { HubError, listRefs } from './smart-http.js';
 export type { EnvironmentRef } from '../pod/environment-ref.js';
 export type { Manifest } from './manifest.js';
 export type { Lockfile, LockEntry } from './lockfile.js';
-export { pickToken, readTokenFile, POD_TOKEN_KEY, POD_TOKEN_MOUNT } from './token.js';
+export { pickToken, podTokenFileFromMounts, readTokenFile, POD_TOKEN_KEY, POD_TOKEN_MOUNT } from './token.js';
 
 export interface ResolveOptions {
   gitUrl: string;

@@ -23,3 +23,24 @@ export function pickToken(sources: { podTokenFile?: string; configTokenFile?: st
   if (node) return { token: node, source: 'config' };
   return { source: 'none' };
 }
+
+export interface MountLike {
+  destination?: string;
+  source?: string;
+  type?: string;
+}
+
+/**
+ * The host file behind the pod's `floxhub-token` secret, found through the container's mounts
+ * (kubelet bind-mounts the secret volume's directory, or the single key with subPath).
+ */
+export function podTokenFileFromMounts(mounts: MountLike[] | undefined): string | undefined {
+  const clean = (p: string) => p.replace(/\/+$/, '');
+  for (const m of mounts ?? []) {
+    if (!m.destination || !m.source || !m.source.startsWith('/')) continue;
+    const dest = clean(m.destination);
+    if (dest === POD_TOKEN_MOUNT) return `${clean(m.source)}/${POD_TOKEN_KEY}`;
+    if (dest === `${POD_TOKEN_MOUNT}/${POD_TOKEN_KEY}`) return m.source;
+  }
+  return undefined;
+}

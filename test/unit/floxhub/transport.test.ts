@@ -66,3 +66,15 @@ describe('git fetch errors', () => {
     expect(classify('', true, 1234)).toMatchObject({ reason: 'unreachable', message: expect.stringMatching(/1234 ms/) });
   });
 });
+
+describe('the pod token file', () => {
+  it('is found through the secret volume mount, or a subPath mount of the key', async () => {
+    const { podTokenFileFromMounts } = await import('../../../src/floxhub/token.js');
+    expect(podTokenFileFromMounts([{ destination: '/proc', source: 'proc' }, { destination: '/var/run/secrets/flox.dev/', source: '/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/floxhub-token' }])).toBe(
+      '/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/floxhub-token/floxhub-token',
+    );
+    expect(podTokenFileFromMounts([{ destination: '/var/run/secrets/flox.dev/floxhub-token', source: '/k/sub/0' }])).toBe('/k/sub/0');
+    expect(podTokenFileFromMounts([{ destination: '/var/run/secrets/kubernetes.io/serviceaccount', source: '/k/sa' }])).toBeUndefined();
+    expect(podTokenFileFromMounts(undefined)).toBeUndefined();
+  });
+});
