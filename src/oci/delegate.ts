@@ -21,11 +21,12 @@ function isExecutableFile(path: string): boolean {
 export function findDelegate(candidates: readonly string[], pathEnv: string = process.env.PATH ?? ''): string {
   for (const c of candidates) {
     if (c.includes('/')) {
-      if (isExecutableFile(c)) return c;
+      if (c.startsWith('/') && isExecutableFile(c)) return c;
       continue;
     }
     for (const dir of pathEnv.split(delimiter)) {
-      if (!dir) continue;
+      // a relative PATH entry would make the delegate depend on the shim's cwd
+      if (!dir.startsWith('/')) continue;
       const p = join(dir, c);
       if (isExecutableFile(p)) return p;
     }
