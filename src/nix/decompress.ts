@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { FloxError } from '../errors.js';
+import { Limiter } from './limit.js';
 import type { Compression } from './narinfo.js';
 
 export type Decompressor = (src: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
@@ -99,8 +100,21 @@ function which(bin: string): string | undefined {
   return found.get(bin);
 }
 
+// xz-decompress serialises its streams on a global mutex that a stream cancelled before it
+// started would leave held; letting one stream exist at a time keeps that from ever happening.
+const wasmXz = new Limiter(1);
+
 // the JS/wasm decoders load lazily: most runs need one of them, or none
 async function* xz(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const release = await wasmXz.acquire();
+  try {
+    yield* xzOne(src);
+  } finally {
+    release();
+  }
+}
+
+async function* xzOne(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   const it = src[Symbol.asyncIterator]();
   let upstream: unknown;
   const input = new ReadableStream<Uint8Array>({
