@@ -30,7 +30,13 @@ export function authHeader(token: string | undefined): Record<string, string> {
 
 const MAX_BODY = 32 << 20;
 
-function get(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
+interface Answer {
+  status: number;
+  body: Buffer;
+  location?: string;
+}
+
+function get(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', headers }, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
@@ -40,7 +46,7 @@ function get(url: URL, headers: Record<string, string>, timeoutMs: number): Prom
         if (size > MAX_BODY) req.destroy(new Error('ref advertisement larger than 32 MiB'));
         else chunks.push(c);
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), location: res.headers.location }));
       res.on('error', reject);
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
@@ -85,11 +91,22 @@ export function parseAdvertisement(body: Buffer): Map<string, string> {
 export async function listRefs(repoUrl: string, opts: HttpOptions): Promise<Map<string, string>> {
   const url = new URL(`${repoUrl.replace(/\/+$/, '')}/info/refs`);
   url.searchParams.set('service', 'git-upload-pack');
-  let res: { status: number; body: Buffer };
-  try {
-    res = await get(url, { ...authHeader(opts.token), 'user-agent': opts.userAgent ?? 'flox-runtime', accept: '*/*' }, opts.timeoutMs);
-  } catch (e) {
-    throw new HubError('unreachable', (e as Error).message);
+  let res: Answer;
+  let target = url;
+  let auth = authHeader(opts.token);
+  for (let hops = 0; ; hops++) {
+    try {
+      res = await get(target, { ...auth, 'user-agent': opts.userAgent ?? 'flox-runtime', accept: '*/*' }, opts.timeoutMs);
+    } catch (e) {
+      throw new HubError('unreachable', (e as Error).message);
+    }
+    // follow redirects as git does, but never to plain HTTP from HTTPS, and never carry the
+    // token to another host
+    if (![301, 302, 303, 307, 308].includes(res.status) || !res.location || hops >= 5) break;
+    const next = new URL(res.location, target);
+    if (target.protocol === 'https:' && next.protocol !== 'https:') throw new HubError('unreachable', `refused redirect from HTTPS to ${next.protocol}`);
+    if (next.host !== target.host) auth = {};
+    target = next;
   }
   if (res.status === 401 || res.status === 403) throw new HubError('auth', `HTTP ${res.status}`, res.status);
   if (res.status === 404) throw new HubError('not-found', 'HTTP 404', 404);

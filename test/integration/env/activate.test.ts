@@ -164,6 +164,20 @@ sandbox('activation scripts inside a container-like root', () => {
     }
   });
 
+  it('without bash the activation still records its environment (busybox export -p) for attach', async () => {
+    const { plan, hostDir } = await prepare('full', 'run');
+    const stateDir = mkdtempSync(join(tmpdir(), 'flox-state-'));
+    try {
+      const main = await runInSandbox({ envDir: hostDir, storeDir: hub.storeDir, hostTools: false, stateDir, env: plan.env, argv: [...plan.wrapArgs, 'true'] });
+      expect(main.code, main.stderr).toBe(0);
+      expect(readFileSync(join(stateDir, 'activated.env'), 'utf8')).toMatch(/^export PLAIN='plain value with '"'"'quotes'"'"' and '$/m);
+      const exec = await runInSandbox({ envDir: hostDir, storeDir: hub.storeDir, hostTools: false, stateDir, env: plan.env, argv: [...plan.execWrapArgs, 'env'] });
+      expect(parseEnv(exec.stdout)).toMatchObject({ PLAIN: "plain value with 'quotes' and ", FULL_GREETING: 'hi from public-owner/full' });
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it('a static plan equals what the activation script computes', async () => {
     const { plan, hostDir } = await prepare('static', 'run');
     const withoutVars = Object.fromEntries(Object.entries(plan.env).filter(([k]) => k !== 'MODE_NAME'));

@@ -78,3 +78,36 @@ describe('the pod token file', () => {
     expect(podTokenFileFromMounts(undefined)).toBeUndefined();
   });
 });
+
+describe('listRefs over HTTP', () => {
+  it('follows redirects, keeping the token only on the same host', async () => {
+    const { createServer } = await import('node:http');
+    const { listRefs } = await import('../../../src/floxhub/smart-http.js');
+    const seen: Array<[string, string | undefined]> = [];
+    const adv = `${pkt('# service=git-upload-pack\n')}0000${pkt(`${A} refs/heads/e\n`)}0000`;
+    const other = createServer((req, res) => {
+      seen.push([`other${req.url}`, req.headers.authorization]);
+      res.end(adv);
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const otherPort = (other.address() as { port: number }).port;
+    const main = createServer((req, res) => {
+      seen.push([String(req.url), req.headers.authorization]);
+      if (req.url!.startsWith('/old/')) res.writeHead(302, { location: req.url!.replace('/old/', '/new/') }).end();
+      else if (req.url!.startsWith('/away/')) res.writeHead(307, { location: `http://127.0.0.1:${otherPort}/x/info/refs?service=git-upload-pack` }).end();
+      else res.end(adv);
+    });
+    await new Promise<void>((r) => main.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(main.address() as { port: number }).port}`;
+    try {
+      expect((await listRefs(`${base}/old/o/floxmeta`, { token: 't', timeoutMs: 2000 })).get('refs/heads/e')).toBe(A);
+      expect(seen.map(([u, a]) => [u.split('?')[0], a !== undefined])).toEqual([['/old/o/floxmeta/info/refs', true], ['/new/o/floxmeta/info/refs', true]]);
+      seen.length = 0;
+      await listRefs(`${base}/away/o/floxmeta`, { token: 't', timeoutMs: 2000 });
+      expect(seen.map(([u, a]) => [u.split('?')[0], a !== undefined])).toEqual([['/away/o/floxmeta/info/refs', true], ['other/x/info/refs', false]]);
+    } finally {
+      main.close();
+      other.close();
+    }
+  });
+});
