@@ -73,16 +73,17 @@ export interface Containerd {
   stop(): Promise<void>;
 }
 
-/**
- * containerd in its own session (setsid) with a clean environment (env -i). Node's spawn passes only fds 0-2
- * (its own fds are close-on-exec), so nothing of the test process leaks into containerd.
- */
+// Node's spawn passes on every inherited fd that is not close-on-exec (e.g. the calling
+// shell's): close all above 2, then `setsid env -i` (no fork: bash is not a group leader, so the
+// pid stays containerd's). A constant script; the values travel as argv.
+const LAUNCH = 'for f in /proc/$$/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-" 2>/dev/null;; esac; done; exec setsid env -i "$@"';
+
+/** containerd in its own session (setsid) with a clean environment (env -i) and only fds 0-2. */
 export async function startContainerd(config: string, socket: string, log: string): Promise<Containerd> {
   const fd = openSync(log, 'a');
-  // detached: the child calls setsid(2) itself (a `setsid` binary would fork and exit at once)
-  const proc = spawn('env', ['-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'containerd', '--config', config], {
+  const proc = spawn('/bin/bash', ['-c', LAUNCH, 'flox-install-launch', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'containerd', '--config', config], {
     stdio: ['ignore', fd, fd],
-    detached: true,
+    env: {},
   });
   closeSync(fd);
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
