@@ -1,7 +1,7 @@
 // The activation of one container: FloxHub generation -> closure realised on the node ->
 // rendered profile -> activation plan -> spec modifications. All I/O happens here, in order;
 // the decisions about the spec are made by the pure modifiers in src/inject.
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { FloxError } from '../errors.js';
 import { ENV_MOUNT, planActivation, renderEnvironment, selectPackages, storePathsOf, CACHE_MOUNT, STATE_DIR } from '../env/index.js';
@@ -45,6 +45,7 @@ export const activateContainer: Activator = async (input: ActivationInput): Prom
   const envRef = formatEnvironmentRef(request.environment);
   const container = describeContainer(request, input.containerId);
   try {
+    if (!input.dryRun) ensureWritableStateDir(input.config.runtime.stateDir);
     // dry runs change nothing, so they need not keep gc out
     return input.dryRun ? await activate(input, envRef) : await withGcShared(input.config, () => activate(input, envRef));
   } catch (e) {
@@ -53,6 +54,18 @@ export const activateContainer: Activator = async (input: ActivationInput): Prom
     return inContext(e, msg.includes(envRef) ? container : `${container}, environment ${envRef}`);
   }
 };
+
+/** Fails early, with the path and what to do, when the state dir cannot be written at all. */
+function ensureWritableStateDir(stateDir: string): void {
+  try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+    accessSync(stateDir, fsConstants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    const why = code === 'EROFS' ? 'read-only file system' : code;
+    throw new FloxError('store', `cannot write the node state dir ${stateDir} (${why}); runtime.state-dir must be a writable local directory`);
+  }
+}
 
 async function activate(input: ActivationInput, envRef: string): Promise<ActivationResult> {
   const { request, spec, bundle, config, log, dryRun } = input;
