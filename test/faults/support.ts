@@ -3,7 +3,7 @@
 // a failed or killed create leaves behind (no partial store path, no half-rendered environment).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -91,6 +91,7 @@ export function runCreate(work: Work, bundle: string, o: CreateOptions): Promise
   const logFile = join(bundle, 'log.json');
   const argv = ['--root', join(work.dir, 'runc-root'), '--log', logFile, '--log-format', 'json', 'create', '--bundle', bundle, '--pid-file', join(bundle, 'init.pid'), CONTAINER_ID];
   const t0 = performance.now();
+  const logOffset = existsSync(logFile) ? statSync(logFile).size : 0; // only this run's lines
   return new Promise((resolve) => {
     const child = spawn(FRONTEND, argv, {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -102,14 +103,14 @@ export function runCreate(work: Work, bundle: string, o: CreateOptions): Promise
     if (o.killAfterMs !== undefined) timers.push(setTimeout(() => child.kill('SIGKILL'), o.killAfterMs));
     child.on('close', (status, signal) => {
       for (const t of timers) clearTimeout(t);
-      resolve({ status, signal, stderr, logMsg: lastErrorMsg(logFile), record: readRecord(rec), ms: performance.now() - t0 });
+      resolve({ status, signal, stderr, logMsg: lastErrorMsg(logFile, logOffset), record: readRecord(rec), ms: performance.now() - t0 });
     });
   });
 }
 
-export function lastErrorMsg(logFile: string): string | undefined {
+export function lastErrorMsg(logFile: string, offset = 0): string | undefined {
   if (!existsSync(logFile)) return undefined;
-  const errors = readFileSync(logFile, 'utf8')
+  const errors = readFileSync(logFile).subarray(offset).toString('utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { level: string; msg: string })
