@@ -41,7 +41,12 @@ export async function decideCleanup(kube: KubeClient | null, nodeName: string | 
     const s = daemonSetSelectsNode(ds, node);
     return { cleanup: !s.selects, why: s.why };
   } catch (e) {
-    return { cleanup: false, why: `Kubernetes API error (${(e as Error).message}); leaving the node installed` };
+    const msg = (e as Error).message;
+    // typically: `kubectl delete -k` removed the RBAC (or the namespace) together with the DaemonSet
+    const hint = /HTTP 40[13]/.test(msg)
+      ? '; the installer lost its API access before it could decide (delete the DaemonSet first, then the rest: docs/install.md), run `flox-runtime uninstall` on the node to remove it'
+      : '';
+    return { cleanup: false, why: `Kubernetes API error (${msg}); leaving the node installed${hint}` };
   }
 }
 

@@ -74,3 +74,43 @@ describe('hostCli (prefetch runs the installed runtime on the host)', async () =
     }
   });
 });
+
+describe('host check and in-cluster config', async () => {
+  const { detectRuntime } = await import('../../../src/install/host-check.js');
+  const { inClusterConfig } = await import('../../../src/install/kube.js');
+  const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join, dirname } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const withTree = (files: string[], f: (root: string) => void) => {
+    const root = mkdtempSync(join(tmpdir(), 'flox-detect-'));
+    try {
+      for (const p of files) {
+        mkdirSync(dirname(join(root, p)), { recursive: true });
+        writeFileSync(join(root, p), '');
+      }
+      f(root);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  };
+
+  it.each([
+    [['/etc/containerd/config.toml'], 'containerd'],
+    [['/var/lib/rancher/k3s/agent/etc/containerd/config.toml', '/etc/containerd/config.toml'], 'k3s'],
+    [['/var/lib/rancher/rke2/agent/etc/containerd/config.toml'], 'rke2'],
+    [['/run/crio/crio.sock', '/etc/crio/crio.conf'], 'crio'],
+    [['/etc/crio/crio.conf'], 'crio'],
+  ])('%j -> %s', (files, kind) => withTree(files, (root) => expect(detectRuntime(root)).toBe(kind)));
+
+  it('refuses to guess on a bare host', () => withTree([], (root) => expect(() => detectRuntime(root)).toThrow(/pass --runtime/)));
+
+  it('reads the service account only when in a cluster', () =>
+    withTree(['/sa/token', '/sa/ca.crt'], (root) => {
+      writeFileSync(join(root, 'sa/token'), 'tok\n');
+      expect(inClusterConfig({}, join(root, 'sa'))).toBeNull();
+      expect(inClusterConfig({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' }, join(root, 'sa'))).toMatchObject({
+        baseUrl: 'https://[fd00::1]:6443',
+        token: 'tok',
+      });
+    }));
+});
