@@ -1,7 +1,7 @@
 // Many processes at once, and a process killed mid-download: the two ways a node store is
 // really used (pods starting together; kubelet or OOM killing the runtime).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -134,4 +134,52 @@ it('kill -9 in the middle of a download leaves no partial path; a retry succeeds
   expect(readdirSync(join(nodeStoreDir(stateDir), '.tmp'))).toEqual([]);
   assertStoreComplete(stateDir, 'none');
   expect(readdirSync(nodeStoreDir(stateDir)).filter((n) => !n.startsWith('.')).length).toBe(closureAll().length);
+});
+
+it('a 128 MiB NAR streams through: peak RSS stays far below the NAR size', async () => {
+  // a signed single-path cache made here, with the fixture's secret key
+  const { createHash, randomBytes } = await import('node:crypto');
+  const { closeSync, mkdirSync, openSync, writeFileSync, writeSync } = await import('node:fs');
+  const { fingerprint, nix32Encode, parseNarInfo, signFingerprint } = await import('../../../src/nix/index.js');
+  const { str, strs } = await import('../../support/nix-nar.js');
+  const { secretKey } = await import('../../support/nixcache.js');
+  const size = 128 << 20;
+  const dir = join(tmp, 'bigcache');
+  mkdirSync(join(dir, 'nar'), { recursive: true });
+  const h = createHash('sha256');
+  const fd = openSync(join(dir, 'nar/big.nar'), 'w');
+  const put = (b: Buffer) => {
+    h.update(b);
+    writeSync(fd, b);
+  };
+  const lenWord = Buffer.alloc(8);
+  lenWord.writeBigUInt64LE(BigInt(size));
+  put(Buffer.concat([str('nix-archive-1'), strs('(', 'type', 'regular', 'contents'), lenWord]));
+  const block = randomBytes(1 << 20);
+  for (let i = 0; i < size >> 20; i++) put(block);
+  put(strs(')'));
+  closeSync(fd);
+  const narSize = 8 + 16 + (8 + 8) * 4 + 8 + size + 8 + 8;
+  const sp = `/nix/store/${nix32Encode(randomBytes(20))}-big-1.0`;
+  const body = `StorePath: ${sp}\nURL: nar/big.nar\nCompression: none\nNarHash: sha256:${nix32Encode(h.digest())}\nNarSize: ${narSize}\nReferences: \n`;
+  const sig = signFingerprint(fingerprint(parseNarInfo(body)), secretKey(fx));
+  writeFileSync(join(dir, `${sp.slice(11, 43)}.narinfo`), `${body}Sig: ${sig}\n`);
+  writeFileSync(join(dir, 'nix-cache-info'), 'StoreDir: /nix/store\n');
+  const big = await serveDirectory(dir);
+  try {
+    const stateDir = join(tmp, 'big-state');
+    const arg = { quiet: true, paths: [sp], opts: { stateDir, substituters: [`${big.url}`], trustedPublicKeys: [fx.publicKey] } };
+    const proc = spawn(process.execPath, [child, JSON.stringify(arg)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => proc.on('close', r));
+    const last = JSON.parse(out.trim().split('\n').at(-1)!) as { result: RealiseResult; maxRSS: number };
+    expect(last.result.fetched).toEqual([sp]);
+    expect(statSync(hostPathOf(stateDir, sp)).size).toBe(size);
+    console.info(`peak RSS realising a ${size >> 20} MiB NAR: ${(last.maxRSS / 1024).toFixed(1)} MiB`);
+    // maxRSS is in KiB: a node process here peaks around 60-80 MiB with small NARs
+    expect(last.maxRSS * 1024).toBeLessThan(size * 0.75);
+  } finally {
+    await big.close();
+  }
 });
