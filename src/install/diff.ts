@@ -41,6 +41,7 @@ export function describeChange(c: FileChange): string {
   const head = `${action} ${c.path}  (${c.reason})`;
   const before = c.before ?? Buffer.alloc(0);
   const after = c.after ?? Buffer.alloc(0);
+  if (c.summary) return `${head}: ${before.length} -> ${after.length} bytes`;
   if (!isText(before) || !isText(after)) return `${head}\n  binary, ${before.length} -> ${after.length} bytes`;
   // whole new or removed files: a glimpse is enough (config edits get a full diff)
   if (action !== 'update') {

@@ -391,7 +391,7 @@ export async function uninstall(o: InstallOptions = {}): Promise<Report> {
   // 3. artifacts and the journal
   const artifactChanges: FileChange[] = [...artifactPaths(r.hostRoot, r.installRoot), journalPath(r.hostRoot, r.installRoot)].flatMap((p) => {
     const before = readIfExists(p);
-    return before === null ? [] : [{ path: p, before, after: null, reason: 'runtime file' }];
+    return before === null ? [] : [{ path: p, before, after: null, reason: 'runtime file', summary: true }];
   });
   const all = [...configChanges, ...artifactChanges];
   const report: Report = {

@@ -13,6 +13,8 @@ export interface FileChange {
   mode?: number;
   /** Why: shown in dry-run and reports. */
   reason: string;
+  /** Shown as one line (runtime files), not as a diff (config files). */
+  summary?: boolean;
 }
 
 export function isNoop(c: FileChange): boolean {
