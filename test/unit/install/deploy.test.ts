@@ -24,6 +24,11 @@ function load(file: string): Obj[] {
 }
 
 const files = readdirSync(DEPLOY).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+
+it('deploy/README.md names every manifest', () => {
+  const readme = readFileSync(join(DEPLOY, 'README.md'), 'utf8');
+  for (const f of files) expect(readme).toContain(`\`${f}\``);
+});
 const objects = files.flatMap((f) => load(f).map((o) => ({ file: f, o })));
 const find = <K extends keyof typeof ByKind>(kind: K, name?: string) =>
   objects.filter(({ o }) => o.kind === kind && (!name || o.metadata.name === name)).map(({ o }) => (ByKind[kind] as z.ZodTypeAny).parse(o) as z.infer<(typeof ByKind)[K]>);
