@@ -1,6 +1,10 @@
 // Operator and engineer commands (commander). Human output by default, --json for scripts.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerDoctorCommands } from './commands/doctor.js';
+import { registerEnvCommands } from './commands/env.js';
+import { registerExplainCommands } from './commands/explain.js';
+import { registerGcCommands } from './commands/gc.js';
 import { registerInstallCommands } from './commands/install.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -28,6 +32,10 @@ export function buildProgram(): Command {
       process.stdout.write(opts.json ? `${JSON.stringify({ version: v })}\n` : `flox-runtime ${v}\n`);
     });
   registerInstallCommands(program);
+  registerEnvCommands(program);
+  registerExplainCommands(program);
+  registerDoctorCommands(program);
+  registerGcCommands(program);
   return program;
 }
 
