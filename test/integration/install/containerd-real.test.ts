@@ -126,3 +126,31 @@ describe.skipIf(!!skip)('why containerd 1.x gets a main-file edit, not a drop-in
     }
   });
 });
+
+describe.skipIf(!!skip)('a kubeadm-style 1.7 config (SystemdCgroup = true) on the real containerd', () => {
+  it('the served flox handler carries SystemdCgroup = true, cloned from runc', async () => {
+    const h = tempDir('host17');
+    const lab17 = join(h, 'lab');
+    const src17 = fakeSource(tempDir('src17'));
+    const fixture = readFileSync(join(import.meta.dirname, '../../unit/install/fixtures/containerd-1.7.toml'), 'utf8');
+    const cfg17 = join(h, 'etc/containerd/config.toml');
+    const original = privateContainerdConfig(lab17, fixture);
+    writeFile(cfg17, original);
+    let c: Containerd | undefined;
+    try {
+      await install({ hostRoot: h, source: src17, node: 'none', restart: false, hostExec: 'direct', kube: null });
+      c = await startContainerd(cfg17, join(lab17, 'containerd.sock'), join(h, 'containerd.log'));
+      const info = await criStatusInfo({ socket: join(lab17, 'containerd.sock') });
+      expect(handlerFromCriConfig(info.config!)).toMatchObject({
+        podAnnotations: ['flox.dev/*'],
+        options: { BinaryName: BIN, SystemdCgroup: true, Root: `${lab17}/runc` },
+      });
+      await uninstall({ hostRoot: h, restart: false, kube: null, criSocket: join(lab17, 'containerd.sock') });
+      expect(readFileSync(cfg17, 'utf8')).toBe(original);
+    } finally {
+      await c?.stop();
+      rmrf(h);
+      rmrf(src17);
+    }
+  });
+});

@@ -44,9 +44,9 @@ export function snapshot(root: string): Record<string, string> {
   return out;
 }
 
-/** `containerd config default` with everything containerd owns moved under `lab`. */
-export function privateContainerdConfig(lab: string): string {
-  const def = execFileSync('containerd', ['config', 'default'], { encoding: 'utf8' });
+/** A containerd config (default: `containerd config default`) with everything containerd owns moved under `lab`. */
+export function privateContainerdConfig(lab: string, base?: string): string {
+  const def = base ?? execFileSync('containerd', ['config', 'default'], { encoding: 'utf8' });
   const replace = (s: string, from: string | RegExp, to: string) => {
     const out = s.replace(from, to);
     if (out === s) throw new Error(`containerd config default has no ${String(from)}`);
