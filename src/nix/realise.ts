@@ -211,11 +211,9 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
     }
   };
 
-  const start = async (missing: Node[]) => {
-    for (const n of missing) committed.set(n.sp.basename, deferred());
-    // uncontended paths are locked with one child process; the rest wait for their lock
-    const locks = await tryLockMany(missing.map((n) => lockFileOf(stateDir, n.sp.basename)));
+  const start = (missing: Node[], locks: (Lock | undefined)[]) => {
     for (const [i, n] of missing.entries()) {
+      committed.set(n.sp.basename, deferred());
       totalFileBytes += n.narinfo!.info.fileSize ?? 0;
       tasks.push(
         realiseOne(n, locks[i]).catch((e: unknown) => {
@@ -230,10 +228,23 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
   try {
     let frontier = roots;
     while (frontier.length) {
-      const level = await Promise.all(frontier.map(resolveNode));
+      // lock what is not here yet while its narinfo is on its way: one child process for all
+      // uncontended locks of the level, off the critical path; contended ones wait in realiseOne
+      const candidates = frontier.filter((b) => !isValidPath(stateDir, b));
+      const locking = tryLockMany(candidates.map((b) => lockFileOf(stateDir, b)));
+      let level: Node[];
+      try {
+        level = await Promise.all(frontier.map(resolveNode));
+      } catch (e) {
+        for (const l of await locking.catch(() => [])) l?.release();
+        throw e;
+      }
+      const locks = new Map((await locking).map((l, i) => [candidates[i]!, l]));
       for (const n of level) nodes.set(n.sp.basename, n);
       const missing = level.filter((n) => !n.present);
-      if (missing.length) await start(missing);
+      // a path that became valid meanwhile needs no lock
+      for (const n of level) if (n.present) locks.get(n.sp.basename)?.release();
+      start(missing, missing.map((n) => locks.get(n.sp.basename)));
       frontier = [...new Set(level.flatMap((n) => n.refs))].filter((b) => !nodes.has(b));
     }
   } catch (e) {
