@@ -77,3 +77,20 @@ export async function readCommitFile(dir: string, commit: string, path: string):
 export async function hasCommit(dir: string, commit: string): Promise<boolean> {
   return (await readCommitFile(dir, commit, '.complete')) === commit;
 }
+
+/**
+ * Adds one generation's files to a cached commit. Only generations actually used are kept (a
+ * branch holds every generation ever pushed: extracting all would cost O(history) per push).
+ */
+export async function storeGeneration(dir: string, commit: string, generation: number, files: Map<string, string>): Promise<void> {
+  const base = commitDir(dir, commit);
+  for (const name of ['manifest.toml', 'manifest.lock']) {
+    const content = files.get(`${generation}/env/${name}`);
+    if (content !== undefined) await writeAtomic(join(base, String(generation), 'env', name), content);
+  }
+  await writeAtomic(join(base, String(generation), '.complete'), commit);
+}
+
+export async function hasGeneration(dir: string, commit: string, generation: number): Promise<boolean> {
+  return (await readCommitFile(dir, commit, `${generation}/.complete`)) === commit;
+}

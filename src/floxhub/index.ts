@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { FloxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { type EnvironmentRef, formatEnvironmentRef, parseEnvironmentRef } from '../pod/environment-ref.js';
-import { envCacheDir, hasCommit, headPointer, pinPointer, type Pointer, readCommitFile, readPointer, storeCommit, writePointer } from './cache.js';
-import { fetchBranch } from './git-fetch.js';
+import { envCacheDir, hasCommit, hasGeneration, storeGeneration, headPointer, pinPointer, type Pointer, readCommitFile, readPointer, storeCommit, writePointer } from './cache.js';
+import { type FetchedTree, fetchBranch } from './git-fetch.js';
 import { LockError, type Lockfile, parseLockfile } from './lockfile.js';
 import { type Manifest, ManifestError, parseManifestToml } from './manifest.js';
-import { MetadataError, parseMetadata } from './metadata.js';
+import { type GenerationsMetadata, MetadataError, parseMetadata } from './metadata.js';
 import { HubError, listRefs } from './smart-http.js';
 
 export type { EnvironmentRef } from '../pod/environment-ref.js';
@@ -58,7 +58,6 @@ function validRef(ref: EnvironmentRef): EnvironmentRef {
 
 export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOptions): Promise<ResolvedEnvironment> {
   const ref = validRef(refIn);
-  const env = `${ref.owner}/${ref.name}`;
   const shown = formatEnvironmentRef(ref);
   const repoUrl = `${opts.gitUrl.replace(/\/+$/, '')}/${ref.owner}/floxmeta`;
   const dir = envCacheDir(opts.stateDir, opts.gitUrl, ref.owner, ref.name);
@@ -100,14 +99,15 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
     );
   }
 
-  // 3. the head commit, from the node cache or fetched once
+  // 3. the head commit and the generation's files, from the node cache or fetched once
   let fromCache = true;
-  if (!(await hasCommit(dir, head))) {
+  let fetched: FetchedTree | undefined;
+  const fetchHead = async () => {
     fromCache = false;
     try {
       const t0 = Date.now();
-      const fetched = await fetchBranch({ repoUrl, branch: ref.name, token: opts.token, timeoutMs: opts.timeoutMs, tmpDir: await ensureDir(dir) });
-      await storeCommit(dir, fetched.commit, fetched.files);
+      fetched = await fetchBranch({ repoUrl, branch: ref.name, token: opts.token, timeoutMs: opts.timeoutMs, tmpDir: await ensureDir(dir) });
+      await storeCommit(dir, fetched.commit, new Map([...fetched.files].filter(([p]) => p === 'metadata.json')));
       log.info('floxhub: fetched floxmeta commit', { commit: fetched.commit, ms: Date.now() - t0, files: fetched.files.size });
       head = fetched.commit; // the branch may have moved on since the ref check: take the newer one
     } catch (e) {
@@ -116,11 +116,30 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
       if (e.reason === 'not-found') throw notFound(shown, repoUrl, opts.token !== undefined, e.message);
       throw new FloxError('floxhub-unreachable', `fetching environment ${shown} from ${repoUrl} failed: ${e.message}; retry, or check the node's network`, { cause: e });
     }
+  };
+  if (!(await hasCommit(dir, head))) await fetchHead();
+  let { meta, generation } = await pickGeneration(ref, dir, head!);
+  if (!(await hasGeneration(dir, head!, generation))) {
+    // a generation of a cached commit not used before (e.g. a newly pinned one): fetch again
+    if (!fetched) {
+      await fetchHead();
+      ({ meta, generation } = await pickGeneration(ref, dir, head!));
+    }
+    await storeGeneration(dir, head!, generation, fetched!.files);
   }
+  const resolved = await loadGeneration(ref, dir, head!, generation, meta.formatVersion, fromCache);
+  const pointer: Pointer = { commit: head!, anonymous: opts.token === undefined, at: new Date().toISOString() };
+  if (ref.generation === undefined) await updatePointer(headPointer(dir), pointer);
+  await updatePointer(pinPointer(dir, generation), pointer);
+  return resolved;
+}
 
-  const metaText = await readCommitFile(dir, head, 'metadata.json');
+/** The generation to use at a cached commit (live or pinned), checked against its metadata. */
+async function pickGeneration(ref: EnvironmentRef, dir: string, commit: string): Promise<{ meta: GenerationsMetadata; generation: number }> {
+  const shown = formatEnvironmentRef(ref);
+  const metaText = await readCommitFile(dir, commit, 'metadata.json');
   if (metaText === undefined) throw malformed(shown, 'the branch has no metadata.json');
-  let meta;
+  let meta: GenerationsMetadata;
   try {
     meta = parseMetadata(metaText);
   } catch (e) {
@@ -131,13 +150,9 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
   if (generation === undefined) throw new FloxError('floxhub-generation', `environment ${shown} has no generations yet; push one with \`flox push\``);
   if (!meta.generations.has(generation)) {
     const known = [...meta.generations].sort((a, b) => a - b);
-    throw new FloxError('floxhub-generation', `environment ${env} has no generation ${generation} (it has ${known.length ? known.join(', ') : 'none'}, live ${meta.live ?? 'none'}); fix the generation in the flox.dev/environment annotation`);
+    throw new FloxError('floxhub-generation', `environment ${ref.owner}/${ref.name} has no generation ${generation} (it has ${known.length ? known.join(', ') : 'none'}, live ${meta.live ?? 'none'}); fix the generation in the flox.dev/environment annotation`);
   }
-  const resolved = await loadGeneration(ref, dir, head, generation, meta.formatVersion, fromCache);
-  const pointer: Pointer = { commit: head, anonymous: opts.token === undefined, at: new Date().toISOString() };
-  if (ref.generation === undefined) await updatePointer(headPointer(dir), pointer);
-  await updatePointer(pinPointer(dir, generation), pointer);
-  return resolved;
+  return { meta, generation };
 }
 
 /** Writes only when something changed: the warm path then costs one read, not a write + rename. */
@@ -157,7 +172,7 @@ async function tryFromCache(ref: EnvironmentRef, dir: string, commit: string, ge
   if (metaText === undefined) return undefined;
   try {
     const meta = parseMetadata(metaText);
-    if (!meta.generations.has(generation)) return undefined;
+    if (!meta.generations.has(generation) || !(await hasGeneration(dir, commit, generation))) return undefined;
     return await loadGeneration(ref, dir, commit, generation, meta.formatVersion, true);
   } catch {
     return undefined; // a cache entry that does not load is ignored; the hub decides

@@ -52,6 +52,18 @@ describe('live and pinned generations', () => {
     expect(r.manifestToml).toContain('busybox.pkg-path');
   });
 
+  it('keeps only the generations used; another one of a cached commit is fetched once', async () => {
+    const o = opts();
+    const live = await resolveEnvironment({ owner: 'public-owner', name: 'multi' }, o);
+    const p3 = await resolveEnvironment({ owner: 'public-owner', name: 'multi', generation: 3 }, o);
+    expect(p3).toMatchObject({ generation: 3, fromCache: false, commit: live.commit });
+    expect(await resolveEnvironment({ owner: 'public-owner', name: 'multi', generation: 3 }, o)).toMatchObject({ fromCache: true });
+    const { readdirSync } = await import('node:fs');
+    const { envCacheDir, commitDir } = await import('../../../src/floxhub/cache.js');
+    const cdir = commitDir(envCacheDir(o.stateDir, o.gitUrl, 'public-owner', 'multi'), live.commit);
+    expect(readdirSync(cdir).sort()).toEqual(['.complete', '2', '3', 'metadata.json']);
+  });
+
   it('reads v1 (camelCase) metadata', async () => {
     const r = await resolveEnvironment({ owner: 'public-owner', name: 'gitlab' }, opts());
     expect(r).toMatchObject({ generation: 1, metadataVersion: 1 });
