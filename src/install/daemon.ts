@@ -63,9 +63,16 @@ export interface DaemonOptions extends InstallOptions {
 
 export function waitForSignal(): Promise<string> {
   return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => resolve(sig);
-    process.once('SIGTERM', on);
-    process.once('SIGINT', on);
+    // signal listeners do not keep Node alive; a timer does
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    const on = (sig: NodeJS.Signals) => {
+      clearInterval(keepAlive);
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(sig);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
   });
 }
 
