@@ -13,3 +13,4 @@ export { parseNarInfo, parseCacheInfo, fingerprint } from './narinfo.js';
 export type { NarInfo, CacheInfo, Compression } from './narinfo.js';
 export { parsePublicKey, validSigners, signFingerprint } from './signature.js';
 export { unpackNar } from './nar.js';
+export { logRealiseEvents } from './events.js';

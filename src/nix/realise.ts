@@ -215,12 +215,14 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
     for (const [i, n] of missing.entries()) {
       committed.set(n.sp.basename, deferred());
       totalFileBytes += n.narinfo!.info.fileSize ?? 0;
-      tasks.push(
-        realiseOne(n, locks[i]).catch((e: unknown) => {
-          failFast.abort(e);
-          throw e;
-        }),
-      );
+      const task = realiseOne(n, locks[i]).catch((e: unknown) => {
+        failFast.abort(e);
+        throw e;
+      });
+      // observed by Promise.allSettled(tasks) only after the walk; until then a failure must not
+      // count as an unhandled rejection (which would kill the process before it reports)
+      task.catch(() => {});
+      tasks.push(task);
     }
   };
 

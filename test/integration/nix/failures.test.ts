@@ -257,3 +257,38 @@ describe('server trouble', () => {
     expect(e.message).toContain('http://127.0.0.1:9/cache');
   });
 });
+
+it('an abort mid-download rejects, leaves no partial path, and releases the lock', async () => {
+  let started!: () => void;
+  const inFlight = new Promise<void>((r) => (started = r));
+  server.hook = (req, res, path) => {
+    if (!path.includes('/nar/')) return false;
+    const body = readFileSync(join(tmp, path));
+    res.writeHead(200, { 'content-length': body.length });
+    res.write(body.subarray(0, body.length >> 1));
+    started(); // and then nothing more
+    return true;
+  };
+  const ctl = new AbortController();
+  const o = opts('pristine-none', { signal: ctl.signal, timeoutMs: 60_000 });
+  const p = realiseClosure([busybox], o);
+  await inFlight;
+  ctl.abort(new Error('pod deleted'));
+  await expect(p).rejects.toThrow('pod deleted');
+  expect(existsSync(hostPathOf(o.stateDir, busybox))).toBe(false);
+  noPartials(o.stateDir);
+  server.hook = undefined;
+  const r = await realiseClosure([busybox], { ...o, signal: undefined });
+  expect(r.fetched).toEqual([busybox]);
+});
+
+it('logs events through the runtime logger', async () => {
+  const { createLogger } = await import('../../../src/log/logger.js');
+  const { logRealiseEvents } = await import('../../../src/nix/index.js');
+  const file = join(tmp, 'realise.log');
+  const o = opts('pristine-xz');
+  await realiseClosure([hello], { ...o, onEvent: logRealiseEvents(createLogger({ file, level: 'info' })) });
+  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; path?: string });
+  expect(lines[0]).toMatchObject({ msg: 'nix: closure', paths: 2, missing: 2 });
+  expect(lines.filter((l) => l.msg === 'nix: fetched').map((l) => l.path).sort()).toEqual([busybox, hello].sort());
+});
