@@ -5,7 +5,7 @@
 // and teardown (test/e2e/support); the installer's own proof is containerd-real.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { install, uninstall, type InstallOptions } from '../../../src/install/installer.js';
 import { findSourceRoot, listFiles } from '../../../src/install/artifacts.js';
@@ -40,7 +40,11 @@ describe.skipIf(gate.skip || !built)(gate.title, () => {
       .replace('disable_apparmor = false', 'disable_apparmor = true')
       .replace('netns_mounts_under_state_dir = false', 'netns_mounts_under_state_dir = true');
     writeFile(cfg, original);
-    opts = { hostRoot: '/', containerdConfig: cfg, installRoot, source: source!, node: { path: process.execPath }, hostExec: 'direct', restart: false, kube: null, criSocket: sock };
+    // a private copy of the build: another process may rebuild dist/ while this runs
+    const snap = join(lab, 'src');
+    cpSync(join(source!, 'bin'), join(snap, 'bin'), { recursive: true });
+    cpSync(join(source!, 'dist'), join(snap, 'dist'), { recursive: true });
+    opts = { hostRoot: '/', containerdConfig: cfg, installRoot, source: snap, node: { path: process.execPath }, hostExec: 'direct', restart: false, kube: null, criSocket: sock };
   });
 
   afterAll(async () => {
@@ -68,7 +72,7 @@ describe.skipIf(gate.skip || !built)(gate.title, () => {
     const binary = join(installRoot, 'bin/flox-runtime');
     expect(readFileSync(join(installRoot, 'etc/node-path'), 'utf8')).toBe(`${process.execPath}\n`);
     // the installed copy is complete: the front end hands an operator command to the installed bundle and its chunks
-    expect(listFiles(join(installRoot, 'dist'))).toEqual(listFiles(join(source!, 'dist')));
+    expect(listFiles(join(installRoot, 'dist'))).toEqual(listFiles(join(opts.source!, 'dist')));
     expect(execFileSync(binary, ['version'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })).toMatch(/^flox-runtime \d+\.\d+\.\d+/);
 
     ctd = await startContainerd(cfg, sock, join(lab, 'containerd.log'));
