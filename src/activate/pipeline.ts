@@ -55,6 +55,29 @@ export const activateContainer: Activator = async (input: ActivationInput): Prom
   }
 };
 
+/** realiseClosure bounded by nix.deadline-ms as a whole (each request has nix.timeout-ms). */
+async function realiseInTime(wanted: string[], config: ActivationInput['config'], stateDir: string, user: string, envRef: string): Promise<RealiseResult> {
+  const deadline = AbortSignal.timeout(config.nix.deadlineMs);
+  try {
+    return await realiseClosure(wanted, {
+      stateDir,
+      substituters: config.nix.substituters,
+      trustedPublicKeys: config.nix.trustedPublicKeys,
+      maxParallel: config.nix.maxParallelDownloads,
+      timeoutMs: config.nix.timeoutMs,
+      user,
+      signal: deadline,
+    });
+  } catch (e) {
+    if (!deadline.aborted) throw e;
+    throw new FloxError(
+      'nix-fetch',
+      `fetching the store paths of ${envRef} took longer than nix.deadline-ms (${config.nix.deadlineMs} ms) from ${config.nix.substituters.join(', ')}; paths completed so far are kept, so the next start continues; check the substituters or raise nix.deadline-ms`,
+      { cause: e },
+    );
+  }
+}
+
 /** Fails early, with the path and what to do, when the state dir cannot be written at all. */
 function ensureWritableStateDir(stateDir: string): void {
   try {
@@ -96,14 +119,7 @@ async function activate(input: ActivationInput, envRef: string): Promise<Activat
     ? (dryClosure ?? { closure: [...wanted].sort(), fetched: [], present: [], bytesDownloaded: 0, narBytes: 0 })
     : hostNix
     ? await realiseWithHostNix(wanted, { substituters: config.nix.substituters, trustedPublicKeys: config.nix.trustedPublicKeys, timeoutMs: config.nix.timeoutMs })
-    : await realiseClosure(wanted, {
-        stateDir,
-        substituters: config.nix.substituters,
-        trustedPublicKeys: config.nix.trustedPublicKeys,
-        maxParallel: config.nix.maxParallelDownloads,
-        timeoutMs: config.nix.timeoutMs,
-        user,
-      });
+    : await realiseInTime(wanted, config, stateDir, user, envRef);
   t.mark('realise');
 
   const storeHostDir = hostNix ? NIX_STORE : nodeStoreDir(stateDir);

@@ -55,7 +55,9 @@ export const ConfigFileSchema = z
         substituters: z.array(httpUrl.or(z.string().startsWith('file://'))).optional(),
         'trusted-public-keys': z.array(publicKey).optional(),
         'max-parallel-downloads': z.number().int().min(1).max(256).optional(),
-        'timeout-ms': z.number().int().positive().optional(),
+        'timeout-ms': z.number().int().positive().max(110_000).optional(),
+        // the whole realisation of one container's closure, retries included
+        'deadline-ms': z.number().int().positive().max(110_000).optional(),
       })
       .strict()
       .optional(),
@@ -89,7 +91,7 @@ export interface Config {
     storeMode: 'node' | 'nix';
   };
   floxhub: { url: string; gitUrl: string; tokenFile: string; timeoutMs: number };
-  nix: { substituters: string[]; trustedPublicKeys: string[]; maxParallelDownloads: number; timeoutMs: number };
+  nix: { substituters: string[]; trustedPublicKeys: string[]; maxParallelDownloads: number; timeoutMs: number; deadlineMs: number };
   gc: { keepGenerations: number; maxBytes: number };
   log: { file: string; level: LogLevel };
 }
@@ -129,6 +131,9 @@ export function resolveConfig(file: ConfigFile): Config {
       trustedPublicKeys: file.nix?.['trusted-public-keys'] ?? [...DEFAULTS.trustedPublicKeys],
       maxParallelDownloads: file.nix?.['max-parallel-downloads'] ?? 16,
       timeoutMs: file.nix?.['timeout-ms'] ?? 30_000,
+      // per-request timeouts times retries could outlast kubelet's 2-minute runtime request
+      // timeout; this bounds the whole realisation (completed paths are kept for the retry)
+      deadlineMs: file.nix?.['deadline-ms'] ?? 90_000,
     },
     gc: {
       keepGenerations: file.gc?.['keep-generations'] ?? 2,
