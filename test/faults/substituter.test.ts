@@ -34,7 +34,7 @@ beforeEach(() => {
   zstd.hook = undefined;
 });
 
-function setup(substituters: string[], nixTimeoutMs = 3000) {
+function setup(substituters: string[], nixTimeoutMs = 3000, extraNix = '') {
   const i = ++n;
   const stateDir = join(work.dir, `state-${i}`);
   const config = writeConfig(join(work.dir, `config-${i}.toml`), {
@@ -44,6 +44,7 @@ function setup(substituters: string[], nixTimeoutMs = 3000) {
     publicKey: hub.nix.publicKey,
     logFile: join(work.dir, `runtime-${i}.log`),
     nixTimeoutMs,
+    nixExtra: extraNix,
   });
   return { stateDir, config };
 }
@@ -52,13 +53,14 @@ const isNar = (path: string) => path.startsWith('/nar/');
 const fileOf = (server: CacheServer, path: string) => join(server === none ? hub.nix.caches.none! : hub.nix.caches.zstd!, path);
 
 /** One cold create of public-owner/static with a fault hook; returns the failure and checks the contract. */
-async function failing(server: CacheServer, hook: Hook, nixTimeoutMs = 3000) {
-  const { stateDir, config } = setup([server.url], nixTimeoutMs);
+async function failing(server: CacheServer, hook: Hook, nixTimeoutMs = 3000, extraNix = '') {
+  const { stateDir, config } = setup([server.url], nixTimeoutMs, extraNix);
   const bundle = makeBundle(work.dir, { [ENV]: 'public-owner/static' });
   const before = sha256(join(bundle, 'config.json'));
   server.hook = hook;
   const r = await runCreate(work, bundle, { config });
   server.hook = undefined;
+  expect(r.stderr, 'exactly one flox: line on stderr').toMatch(/^flox: [^\n]*\n$/);
   expect(r.status).toBe(1);
   expect(r.record).toBeUndefined();
   expect(r.logMsg).toMatch(/^flox: /);
@@ -104,6 +106,30 @@ describe('substituter faults', () => {
     expect(r.ms).toBeLessThan(15_000);
   });
 
+  it('a NAR that trickles forever (never stalls long enough to time out): bounded by nix.deadline-ms as a whole', async () => {
+    const r = await failing(
+      none,
+      (req, res, path) => {
+        if (!isNar(path)) return false;
+        const body = readFileSync(fileOf(none, path));
+        res.writeHead(200, { 'content-length': body.length });
+        let off = 0;
+        const tick = () => {
+          if (res.destroyed || off >= body.length - 1) return; // never the last byte
+          res.write(body.subarray(off, off + 1));
+          off += 1;
+          setTimeout(tick, 300);
+        };
+        tick();
+        return true;
+      },
+      1000,
+      'deadline-ms = 2500',
+    );
+    expect(r.msg).toMatch(/took longer than nix\.deadline-ms \(2500 ms\)/);
+    expect(r.ms).toBeLessThan(2500 + 4000);
+  });
+
   it('a NAR truncated (connection ends early): nix-fetch, nothing half-unpacked in the store', async () => {
     const r = await failing(zstd, (req, res, path) => {
       if (!isNar(path)) return false;
@@ -128,8 +154,13 @@ describe('substituter faults', () => {
     expect(r.msg).toMatch(/hash|NarHash|does not match/i);
   });
 
-  it('a corrupted compressed NAR (zstd): refused with a flox: error, never committed', async () => {
-    const r = await failing(zstd, (req, res, path) => {
+  it('a corrupted compressed NAR (zstd) while the next closure level is still being looked up: refused with one flox: line, never committed', async () => {
+    let narinfos = 0;
+    const r = await failing(zstd, async (req, res, path) => {
+      // the roots' narinfos answer at once, their references' only later: the download of a
+      // root fails while the walk of the closure still waits (this once crashed the runtime
+      // with an unhandled rejection instead of reporting the error)
+      if (path.endsWith('.narinfo') && ++narinfos > 2) await new Promise((ok) => setTimeout(ok, 800));
       if (!isNar(path)) return false;
       const body = Buffer.from(readFileSync(fileOf(zstd, path)));
       for (let i = 40; i < body.length; i += 97) body[i] = body[i]! ^ 0x5a;

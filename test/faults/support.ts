@@ -34,6 +34,8 @@ export interface ConfigOptions {
   nixTimeoutMs?: number;
   delegate?: string[];
   shellStorePath?: string;
+  /** more lines of the [nix] table */
+  nixExtra?: string;
   extra?: string;
 }
 
@@ -44,7 +46,7 @@ export function writeConfig(path: string, o: ConfigOptions): string {
     `[runtime]\ndelegate = [${(o.delegate ?? ['runc']).map(q).join(', ')}]\nstate-dir = ${q(o.stateDir)}\n` +
       (o.shellStorePath ? `shell-store-path = ${q(o.shellStorePath)}\n` : '') +
       `[floxhub]\nurl = ${q(o.gitUrl.replace(/\/git$/, ''))}\ngit-url = ${q(o.gitUrl)}\ntimeout-ms = ${o.floxhubTimeoutMs ?? 5000}\n` +
-      `[nix]\nsubstituters = [${o.substituters.map(q).join(', ')}]\ntrusted-public-keys = [${q(o.publicKey)}]\ntimeout-ms = ${o.nixTimeoutMs ?? 5000}\n` +
+      `[nix]\nsubstituters = [${o.substituters.map(q).join(', ')}]\ntrusted-public-keys = [${q(o.publicKey)}]\ntimeout-ms = ${o.nixTimeoutMs ?? 5000}\n${o.nixExtra ? `${o.nixExtra}\n` : ''}` +
       `[log]\nfile = ${q(o.logFile)}\nlevel = "info"\n${o.extra ?? ''}`,
   );
   return path;
