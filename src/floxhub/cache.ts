@@ -2,7 +2,8 @@
 // so they are kept by commit; two small pointer files say which commit was last seen as the
 // branch head and at which commit a pinned generation was read. All writes are tmp + rename.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 export interface Pointer {
@@ -26,7 +27,8 @@ async function writeAtomic(path: string, content: string): Promise<void> {
 
 export async function readPointer(path: string): Promise<Pointer | undefined> {
   try {
-    const p = JSON.parse(await readFile(path, 'utf8')) as Partial<Pointer>;
+    // sync reads: a handful of tiny files per container start; no thread-pool round trips
+    const p = JSON.parse(readFileSync(path, 'utf8')) as Partial<Pointer>;
     if (typeof p.commit === 'string' && /^[0-9a-f]{40,64}$/.test(p.commit) && typeof p.anonymous === 'boolean') return p as Pointer;
   } catch {
     // missing or torn: treat as absent
@@ -68,7 +70,7 @@ export async function storeCommit(dir: string, commit: string, files: Map<string
 /** Reads a file of a cached commit; undefined when the commit or the file is not cached. */
 export async function readCommitFile(dir: string, commit: string, path: string): Promise<string | undefined> {
   try {
-    return await readFile(join(commitDir(dir, commit), path), 'utf8');
+    return readFileSync(join(commitDir(dir, commit), path), 'utf8');
   } catch {
     return undefined;
   }
