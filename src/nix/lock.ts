@@ -49,8 +49,16 @@ export async function acquireLock(file: string, signal?: AbortSignal): Promise<L
  * (a spawn per path costs more than a small download). Returns the locks it got, undefined
  * where another process holds the lock.
  */
+const BATCH = 200;
+
 export async function tryLockMany(files: string[]): Promise<(Lock | undefined)[]> {
   if (!files.length) return [];
+  // stay well inside the fd limit of one child; batches run one after another
+  if (files.length > BATCH) {
+    const out: (Lock | undefined)[] = [];
+    for (let i = 0; i < files.length; i += BATCH) out.push(...(await tryLockMany(files.slice(i, i + BATCH))));
+    return out;
+  }
   const fds = files.map((f) => openSync(f, 'a', 0o600));
   const got = new Set<number>();
   try {

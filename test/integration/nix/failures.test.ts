@@ -292,3 +292,25 @@ it('logs events through the runtime logger', async () => {
   expect(lines[0]).toMatchObject({ msg: 'nix: closure', paths: 2, missing: 2 });
   expect(lines.filter((l) => l.msg === 'nix: fetched').map((l) => l.path).sort()).toEqual([busybox, hello].sort());
 });
+
+it('follows redirects for NARs (caches that hand downloads to a CDN)', async () => {
+  server.hook = (req, res, path) => {
+    const m = /^\/redirecting\/(nar\/.*)$/.exec(path);
+    if (!m) return false;
+    res.writeHead(302, { location: `/pristine-xz/${m[1]}` }).end();
+    return true;
+  };
+  // "redirecting" has the narinfos; its NARs live elsewhere
+  copyCache(fx.caches.xz!, join(tmp, 'redirecting'));
+  rmSync(join(tmp, 'redirecting/nar'), { recursive: true });
+  const r = await realiseClosure([hello], opts('redirecting'));
+  expect(r.fetched).toEqual([busybox, hello].sort());
+  expect(server.requests.some((q) => q.path.startsWith('/pristine-xz/nar/'))).toBe(true);
+});
+
+it('realises from a file:// substituter', async () => {
+  const o = opts('x', { substituters: [`file://${fx.caches.zstd}`] });
+  const r = await realiseClosure([fx.packages.greet!.out!], o);
+  expect(r.fetched).toEqual(fx.closures.greet);
+  expect(o.events.filter((e) => e.type === 'path-done').every((e) => e.substituter === `file://${fx.caches.zstd}`)).toBe(true);
+});
