@@ -1,6 +1,7 @@
 // Fetches the tip of one floxmeta branch with the git CLI (only when the node has not seen that
 // commit yet) and extracts the files a generation needs. A fresh temporary bare repository per
 // fetch keeps concurrent container starts from ever sharing git's lock files.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -39,9 +40,12 @@ export async function fetchBranch(opts: { repoUrl: string; branch: string; token
     const clone = await git(['clone', '--quiet', '--bare', '--depth', '1', '--single-branch', '--no-tags', '--branch', opts.branch, opts.repoUrl, join(dir, 'repo')]);
     if (clone.exitCode !== 0 || clone.timedOut) throw classify(String(clone.stderr ?? ''), clone.timedOut, opts.timeoutMs);
     const repo = join(dir, 'repo');
-    const rev = await git(['-C', repo, 'rev-parse', '--verify', `refs/heads/${opts.branch}^{commit}`]);
-    const commit = String(rev.stdout).trim();
-    if (rev.exitCode !== 0 || !/^[0-9a-f]{40,64}$/.test(commit)) throw new HubError('protocol', `fetched branch ${opts.branch} has no commit`);
+    let commit = branchFromRefFiles(repo, opts.branch); // saves a git process on the cold path
+    if (!commit) {
+      const rev = await git(['-C', repo, 'rev-parse', '--verify', `refs/heads/${opts.branch}^{commit}`]);
+      commit = rev.exitCode === 0 ? String(rev.stdout).trim() : undefined;
+    }
+    if (!commit || !/^[0-9a-f]{40,64}$/.test(commit)) throw new HubError('protocol', `fetched branch ${opts.branch} has no commit`);
     const tree = await git(['-C', repo, 'ls-tree', '-r', '-z', '--full-tree', commit]);
     if (tree.exitCode !== 0) throw new HubError('protocol', `cannot list commit ${commit}: ${String(tree.stderr).trim()}`);
     const blobs: Array<[string, string]> = [];
@@ -68,6 +72,25 @@ export async function fetchBranch(opts: { repoUrl: string; branch: string; token
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The branch's commit as a fresh bare clone records it (loose ref or packed-refs). */
+function branchFromRefFiles(repo: string, branch: string): string | undefined {
+  const ref = `refs/heads/${branch}`;
+  try {
+    return readFileSync(join(repo, ref), 'utf8').trim();
+  } catch {
+    // not loose: look in packed-refs
+  }
+  try {
+    for (const line of readFileSync(join(repo, 'packed-refs'), 'utf8').split('\n')) {
+      const [sha, name] = line.trim().split(' ');
+      if (name === ref && sha) return sha;
+    }
+  } catch {
+    // neither: let git answer
+  }
+  return undefined;
 }
 
 /** Maps git's stderr to the failure kinds the caller reports; keeps only the first line. */
