@@ -227,6 +227,18 @@ async function served(r: Resolved, socket: string, timeoutMs: number): Promise<S
   return r.kind === 'crio' ? await crioServedHandler(socket, timeoutMs) : await containerdServedHandler(socket, timeoutMs);
 }
 
+async function retryFor<T>(ms: number, f: () => Promise<T>): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      return await f();
+    } catch (e) {
+      if (Date.now() >= until) throw e;
+      await new Promise((res) => setTimeout(res, 1_000));
+    }
+  }
+}
+
 /** Installer view -> host path (the inverse of hostPath). */
 function toHostView(hostRoot: string, p: string): string {
   const root = resolve(hostRoot);
@@ -335,7 +347,10 @@ export async function install(o: InstallOptions = {}): Promise<Report> {
   } else if (!r.kube || !r.nodeName) {
     stages.push({ stage: 'label', status: 'skipped', detail: `not in a cluster (need NODE_NAME and a service account); label by hand: kubectl label node <node> ${NODE_LABEL}=true` });
   } else {
-    await r.kube.patchNodeLabels(r.nodeName, { [NODE_LABEL]: 'true' });
+    // on k3s/rke2 servers the restart took the API server down too: give it time to return
+    const kube = r.kube;
+    const nodeName = r.nodeName;
+    await retryFor(r.verifyTimeoutMs, () => kube.patchNodeLabels(nodeName, { [NODE_LABEL]: 'true' }));
     journal.labelled = true;
     writeJournal();
     stages.push({ stage: 'label', status: 'done', detail: `${NODE_LABEL}=true on node ${r.nodeName}` });
