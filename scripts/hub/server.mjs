@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { createReadStream, readFileSync, statSync, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, resolve, normalize, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 function parseArgs(argv) {
   const o = { root: '', port: 0, host: '127.0.0.1', tokens: '', caches: {}, down: '' };
@@ -206,7 +207,7 @@ function send(res, status, body) {
   res.end(body);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
     const opts = parseArgs(process.argv.slice(2));
     const hub = await startHub(opts);
