@@ -5,7 +5,14 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activateContainer } from '../../../src/activate/pipeline.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { silentLogger } from '../../../src/log/logger.js';
+import { loadSpecFile } from '../../../src/oci/spec.js';
+import { lockGc } from '../../../src/ops/gc-lock.js';
 import { readInventory, closureOf } from '../../../src/ops/inventory.js';
+import { listUsage } from '../../../src/ops/usage.js';
+import { decide } from '../../../src/pod/request.js';
 import { REPO } from '../../support/paths.js';
 import { type OpsLab, startOpsLab } from './support.js';
 
@@ -230,24 +237,36 @@ describe('gc', () => {
     const refs = ['public-owner/multi:1', 'public-owner/multi:2', 'public-owner/multi:3', 'public-owner/hello', 'public-owner/static', 'public-owner/gitlab', 'public-owner/full', 'public-owner/multi:3'];
     let pulling = true;
     let gcRuns = 0;
+    let removed = 0;
     const gcLoop = (async () => {
       while (pulling) {
         const r = await lab.cli(['gc', '--root', join(lab.work, 'empty-root'), '--keep-generations', '0', '--grace', '0', '--json'], { config: cfg });
         expect(r.exitCode, r.stderr).toBe(0);
+        const j = JSON.parse(r.stdout) as { removePaths: unknown[]; busyPaths: unknown[]; removeEnvs: unknown[] };
+        removed += j.removePaths.length - j.busyPaths.length + j.removeEnvs.length;
         gcRuns++;
       }
     })();
-    const pulls = await Promise.all(refs.map((ref, i) => lab.cli(['env', 'pull', ref, '--json', ...(i % 2 ? ['--mode', 'dev'] : [])], { config: cfg })));
+    // staggered starts: flock has no writer preference, so gc gets in between pulls, not only around them
+    const pulls = await Promise.all(
+      refs.map(async (ref, i) => {
+        await new Promise((r) => setTimeout(r, i * 150));
+        return lab.cli(['env', 'pull', ref, '--json', ...(i % 2 ? ['--mode', 'dev'] : [])], { config: cfg });
+      }),
+    );
     pulling = false;
     await gcLoop;
     for (const [i, p] of pulls.entries()) {
       expect(p.exitCode, `${refs[i]}: ${p.stderr}`).toBe(0);
       expect(JSON.parse(p.stdout).paths).toBeGreaterThan(0);
     }
-    expect(gcRuns).toBeGreaterThan(0);
+    // gc really deleted things while pulls ran (keep 0, no grace)
+    expect(gcRuns).toBeGreaterThan(1);
+    expect(removed).toBeGreaterThan(0);
+    console.log(`gc runs during pulls: ${gcRuns}, removed ${removed} paths/envs`);
     assertRenderedEnvsComplete(stateDir);
-    // and once more with gc interleaved between rounds of pulls
-    for (let round = 0; round < 2; round++) {
+    // and once more with gc started together with a round of pulls
+    for (let round = 0; round < 1; round++) {
       const [, ...more] = await Promise.all([
         lab.cli(['gc', '--root', join(lab.work, 'empty-root'), '--keep-generations', '1', '--grace', '0'], { config: cfg }),
         ...refs.map((ref) => lab.cli(['env', 'pull', ref, '--json'], { config: cfg })),
@@ -256,4 +275,39 @@ describe('gc', () => {
       assertRenderedEnvsComplete(stateDir);
     }
   }, 120_000);
+});
+
+describe('activation pipeline hooks', () => {
+  it('an activation holds the gc lock shared and leaves a usage record; a dry run does neither', async () => {
+    const stateDir = join(lab.work, 'pipe-state');
+    const cfgPath = lab.writeConfig('pipe', { stateDir });
+    const config = parseConfig(readFileSync(cfgPath, 'utf8'), cfgPath);
+    const dir = join(lab.work, 'b-pipe');
+    mkdirSync(join(dir, 'rootfs'), { recursive: true });
+    cpSync(join(REPO, 'test/fixtures/specs/containerd-1.6-plain.json'), join(dir, 'config.json'));
+    const spec = loadSpecFile(join(dir, 'config.json'));
+    spec.annotations = { ...spec.annotations, 'flox.dev/environment': 'public-owner/hello' };
+    const d = decide(spec.annotations);
+    if (d.action !== 'activate') throw new Error('expected activate');
+    const input = { request: d.request, spec, bundle: dir, config, log: silentLogger };
+
+    const dry = await activateContainer({ ...input, dryRun: { offline: false } });
+    expect(dry.summary.dryRun).toMatchObject({ rendered: false });
+    expect(listUsage(stateDir)).toEqual([]);
+    expect(storeNames(stateDir)).toEqual([]);
+
+    const gc = await lockGc(stateDir, 'exclusive');
+    let done = false;
+    const run = activateContainer(input).then((r) => ((done = true), r));
+    await new Promise((r) => setTimeout(r, 700));
+    expect(done).toBe(false); // waits for gc
+    gc.release();
+    const res = await run;
+    const usage = listUsage(stateDir);
+    expect(usage).toHaveLength(1);
+    expect(usage[0]).toMatchObject({ environment: 'public-owner/hello', generation: 1, mode: 'run', count: 1 });
+    expect(usage[0]!.closure.sort()).toEqual(expect.arrayContaining([lab.hub.nix.packages.hello!.out!]));
+    expect(res.summary.paths).toBe(usage[0]!.closure.length);
+    expect(readdirSync(join(stateDir, 'envs'))).toContain(usage[0]!.key);
+  });
 });
