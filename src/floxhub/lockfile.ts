@@ -79,7 +79,7 @@ export function parseLockfile(text: string): Lockfile {
   const packages = top.data.packages.map((p, i) => {
     const r = LockEntrySchema.safeParse(p);
     if (!r.success) {
-      const o = (p ?? {}) as Record<string, unknown>;
+      const o = (typeof p === 'object' && p !== null ? p : {}) as Record<string, unknown>;
       const id = typeof o.install_id === 'string' ? ` (${o.install_id})` : '';
       // report against the variant the entry looks like, not the union's "invalid input"
       const variant = 'attr_path' in o ? Catalog : 'locked-url' in o ? Flake : 'store_path' in o ? StorePathEntry : undefined;

@@ -22,7 +22,8 @@ const V2 = z
   .object({
     version: z.literal(2),
     history: z.array(HistoryEntry),
-    total_generations: z.number().int().min(0),
+    // generations are materialised as 1..total: a hostile total must not hang the create
+    total_generations: z.number().int().min(0).max(1_000_000),
   })
   .passthrough();
 
