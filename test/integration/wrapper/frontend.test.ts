@@ -2,7 +2,7 @@
 // what goes straight to the delegate (same pid: exec'd by sh), what goes through Node, and
 // that argv, fds, stdout, exit status and config.json pass through exactly.
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -219,6 +219,21 @@ describe('through Node', () => {
     const r = run(shim(b, ['create', '--bundle', b, ID]), { env: { FLOX_RUNTIME_CONFIG: cfg } });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/flox: config file .*bad\.toml is invalid: runtime\.state-dir: must be an absolute path/);
+  });
+
+  it('uses the Node recorded by `install` in <root>/etc/node-path', () => {
+    const root = join(work, 'installed');
+    mkdirSync(join(root, 'bin'), { recursive: true });
+    mkdirSync(join(root, 'etc'), { recursive: true });
+    copyFileSync(FRONTEND, join(root, 'bin/flox-runtime'));
+    chmodSync(join(root, 'bin/flox-runtime'), 0o755);
+    symlinkSync(join(REPO, 'dist'), join(root, 'dist'));
+    const marker = join(work, 'node-used');
+    writeFileSync(join(root, 'libexec-node'), `#!/bin/sh\necho used >"${marker}"\nexec "${process.execPath}" "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(root, 'etc/node-path'), `${join(root, 'libexec-node')}\n`);
+    const r = spawnSync(join(root, 'bin/flox-runtime'), ['version'], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+    expect(r.stdout).toMatch(/^flox-runtime \d+\.\d+\.\d+\n$/);
+    expect(existsSync(marker)).toBe(true);
   });
 
   it('delegate from the config: a multi-line array, first existing wins', () => {
