@@ -232,7 +232,7 @@ describe('through Node', () => {
     writeFileSync(join(root, 'libexec-node'), `#!/bin/sh\necho used >"${marker}"\nexec "${process.execPath}" "$@"\n`, { mode: 0o755 });
     writeFileSync(join(root, 'etc/node-path'), `${join(root, 'libexec-node')}\n`);
     const r = spawnSync(join(root, 'bin/flox-runtime'), ['version'], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
-    expect(r.stdout).toMatch(/^flox-runtime \d+\.\d+\.\d+\n$/);
+    expect(r.stdout, r.stderr).toMatch(/^flox-runtime \d+\.\d+\.\d+\n$/);
     expect(existsSync(marker)).toBe(true);
   });
 
