@@ -29,6 +29,28 @@ export class ByteSource {
     return true;
   }
 
+  /** Bytes readable without waiting. */
+  available(): number {
+    return this.buf.length - this.pos;
+  }
+
+  /** The next 8 bytes as a little-endian u64, not consumed; needs available() >= 8. */
+  peekU64(): bigint {
+    const b = this.buf;
+    const p = this.pos;
+    const lo = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16)) + b[p + 3]! * 0x1000000;
+    const hi = (b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16)) + b[p + 7]! * 0x1000000;
+    return (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  /** `n` bytes that are available() now, as a view (valid until the next read). */
+  takeSync(n: number): Uint8Array {
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    this.offset += n;
+    return out;
+  }
+
   /** Exactly `n` bytes (n small: tokens), copied. */
   async take(n: number): Promise<Buffer> {
     if (this.buf.length - this.pos >= n) {

@@ -43,29 +43,53 @@ export async function unpackNar(src: AsyncIterable<Uint8Array>, dest: string, op
   const bad = (why: string) => new NarError(`${what}: malformed NAR at byte ${r.offset}: ${why}`);
   const result: UnpackResult = { size: 0, files: 0 };
 
-  const len = async (max: number, label: string): Promise<number> => {
-    const b = await r.take(8);
-    const v = b.readBigUInt64LE(0);
-    const left = opts.narSize - r.offset;
-    if (v > BigInt(Math.min(max, left))) throw bad(`${label} length ${v} is larger than allowed (${Math.min(max, left)})`);
+  // `ahead`: bytes of the length word not consumed yet
+  const limit = (v: bigint, max: number, label: string, ahead = 0): number => {
+    const cap = Math.min(max, opts.narSize - r.offset - ahead);
+    if (v > BigInt(cap)) throw bad(`${label} length ${v} is larger than allowed (${cap})`);
     return Number(v);
   };
+  const len = async (max: number, label: string): Promise<number> => limit((await r.take(8)).readBigUInt64LE(0), max, label);
   const padding = async (n: number) => {
     const pad = (8 - (n % 8)) % 8;
     if (pad === 0) return;
     const p = await r.take(pad);
     if (p.some((x) => x !== 0)) throw bad('non-zero padding');
   };
-  const bytes = async (max: number, label: string): Promise<Buffer> => {
+  const slowBytes = async (max: number, label: string): Promise<Buffer> => {
     const n = await len(max, label);
     const b = await r.take(n);
     await padding(n);
     return b;
   };
-  const token = async () => (await bytes(TOKEN_MAX, 'token')).toString('latin1');
-  const expect = async (t: string) => {
-    const s = await token();
+  // Most strings sit whole inside the current chunk: read those without a promise per token.
+  const fastBytes = (max: number, label: string): Uint8Array | undefined => {
+    if (r.available() < 8) return undefined;
+    const n = limit(r.peekU64(), max, label, 8);
+    const pad = (8 - (n % 8)) % 8;
+    if (r.available() < 8 + n + pad) return undefined;
+    r.takeSync(8);
+    const b = r.takeSync(n);
+    const p = r.takeSync(pad);
+    for (let i = 0; i < pad; i++) if (p[i] !== 0) throw bad('non-zero padding');
+    return b;
+  };
+  const bytes = (max: number, label: string): Buffer | Promise<Buffer> => {
+    const b = fastBytes(max, label);
+    return b ? Buffer.from(b) : slowBytes(max, label);
+  };
+  const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+  const token = (): string | Promise<string> => {
+    const b = fastBytes(TOKEN_MAX, 'token');
+    return b ? latin1(b) : slowBytes(TOKEN_MAX, 'token').then(latin1);
+  };
+  const check = (s: string, t: string) => {
     if (s !== t) throw bad(`expected "${t}", got "${s.slice(0, 20)}"`);
+  };
+  const expect = (t: string): void | Promise<void> => {
+    const b = fastBytes(TOKEN_MAX, 'token');
+    if (b) return check(latin1(b), t);
+    return slowBytes(TOKEN_MAX, 'token').then((x) => check(latin1(x), t));
   };
 
   const regular = async (path: Buffer, root: boolean) => {
