@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { FloxError } from '../errors.js';
 import { HubError, authHeader } from './smart-http.js';
 
 export interface FetchedTree {
@@ -38,6 +39,9 @@ export async function fetchBranch(opts: { repoUrl: string; branch: string; token
     execa('git', args, { env, extendEnv: false, timeout: opts.timeoutMs, input, stripFinalNewline: false, encoding: 'utf8', reject: false });
   try {
     const clone = await git(['clone', '--quiet', '--bare', '--depth', '1', '--single-branch', '--no-tags', '--branch', opts.branch, opts.repoUrl, join(dir, 'repo')]);
+    if (clone.exitCode === undefined && !clone.timedOut && /ENOENT/.test(String(clone.message ?? ''))) {
+      throw new FloxError('install', 'fetching a new FloxHub generation needs the git CLI on the node, and there is none on PATH; install git (Debian/Ubuntu: apt-get install git)');
+    }
     if (clone.exitCode !== 0 || clone.timedOut) throw classify(String(clone.stderr ?? ''), clone.timedOut, opts.timeoutMs);
     const repo = join(dir, 'repo');
     let commit = branchFromRefFiles(repo, opts.branch); // saves a git process on the cold path

@@ -111,3 +111,16 @@ describe('listRefs over HTTP', () => {
     }
   });
 });
+
+describe('fetchBranch without git', () => {
+  it('says that git is missing on the node', async () => {
+    const { fetchBranch } = await import('../../../src/floxhub/git-fetch.js');
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      await expect(fetchBranch({ repoUrl: 'http://127.0.0.1:9/git/o/floxmeta', branch: 'b', timeoutMs: 1000, tmpDir: tmpdir() })).rejects.toMatchObject({ kind: 'install', message: expect.stringMatching(/needs the git CLI/) });
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+});
