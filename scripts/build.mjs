@@ -2,13 +2,16 @@
 // commands), so a container start reads and compiles only the code it runs instead of
 // resolving ~100 modules from node_modules.
 import { build } from 'esbuild';
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
-rmSync('dist', { recursive: true, force: true });
+// Build beside dist/ and swap it in, so a process starting from dist/ meanwhile finds either
+// the old build or the new one, never a half-written or missing one.
+const out = `dist.tmp-${process.pid}`;
+const old = `dist.old-${process.pid}`;
 await build({
   entryPoints: { 'flox-runtime': 'src/cli/main.ts' },
-  outdir: 'dist',
+  outdir: out,
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
@@ -25,4 +28,7 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });
-chmodSync('dist/flox-runtime.mjs', 0o755);
+chmodSync(`${out}/flox-runtime.mjs`, 0o755);
+if (existsSync('dist')) renameSync('dist', old);
+renameSync(out, 'dist');
+rmSync(old, { recursive: true, force: true });
