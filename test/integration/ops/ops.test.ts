@@ -13,7 +13,11 @@ import { lockGc } from '../../../src/ops/gc-lock.js';
 import { readInventory, closureOf } from '../../../src/ops/inventory.js';
 import { listUsage } from '../../../src/ops/usage.js';
 import { decide } from '../../../src/pod/request.js';
-import { REPO } from '../../support/paths.js';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { makeBundle } from '../../support/busybox-bundle.js';
+import { requireSystem } from '../../support/gates.js';
+import { FRONTEND, REPO } from '../../support/paths.js';
 import { type OpsLab, startOpsLab } from './support.js';
 
 let lab: OpsLab;
@@ -309,5 +313,41 @@ describe('activation pipeline hooks', () => {
     expect(usage[0]!.closure.sort()).toEqual(expect.arrayContaining([lab.hub.nix.packages.hello!.out!]));
     expect(res.summary.paths).toBe(usage[0]!.closure.length);
     expect(readdirSync(join(stateDir, 'envs'))).toContain(usage[0]!.key);
+  });
+});
+
+const noRunc = requireSystem({ root: true, commands: ['runc', 'busybox'] });
+describe.skipIf(noRunc)('with a real runc container created through bin/flox-runtime', () => {
+  it('explain <id> shows its record, activated line and mounts; gc keeps its environment with keep 0 and no grace', async () => {
+    const stateDir = join(lab.work, 'runc-state');
+    const cfg = lab.writeConfig('runc', { stateDir });
+    const root = join(lab.work, 'real-runc-root');
+    const id = 'flox-ops-real';
+    const b = makeBundle(join(lab.work, 'real-bundle'), { args: ['/bin/sleep', '60'], annotations: { 'flox.dev/environment': 'public-owner/hello', 'io.kubernetes.cri.container-name': 'main', 'io.kubernetes.cri.container-type': 'container' } });
+    const run = async (argv: string[]) => {
+      // files, not pipes: the created container inherits our stdio; async: the hub runs in this process
+      const out = join(lab.work, `o-${Math.random()}`);
+      const fd = openSync(out, 'w');
+      const r = await execa(FRONTEND, argv, { stdio: ['ignore', fd, fd], reject: false, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', FLOX_RUNTIME_CONFIG: cfg } });
+      closeSync(fd);
+      return { status: r.exitCode, out: readFileSync(out, 'utf8') };
+    };
+    try {
+      const created = await run(['--root', root, 'create', '--bundle', b, id]);
+      expect(created.out).toBe('');
+      expect(created.status).toBe(0);
+      const x = JSON.parse((await lab.cli(['explain', id, '--root', root, '--json'], { config: cfg })).stdout) as Record<string, any>;
+      expect(x).toMatchObject({ bundle: b, record: { environment: 'public-owner/hello', generation: 1 }, activated: { msg: 'activated', id, generation: 1 } });
+      expect(x.spec.mounts.map((m: any) => m.destination)).toEqual(expect.arrayContaining(['/nix/store', '/run/flox/env']));
+      // another generation on the node that nothing uses
+      expect((await lab.cli(['env', 'pull', 'public-owner/multi:2'], { config: cfg })).exitCode).toBe(0);
+      const gc = JSON.parse((await lab.cli(['gc', '--root', root, '--keep-generations', '0', '--grace', '0', '--json'], { config: cfg })).stdout) as Record<string, any>;
+      expect(gc.keepEnvs.map((e: any) => [e.environment, e.reason])).toEqual([['public-owner/hello', 'in-use']]);
+      expect(gc.removeEnvs.map((e: any) => e.environment)).toEqual(['public-owner/multi']);
+      expect(storeNames(stateDir)).toContain(lab.hub.nix.packages.hello!.out!.slice('/nix/store/'.length));
+      expect(assertRenderedEnvsComplete(stateDir)).toBe(1);
+    } finally {
+      spawnSync('runc', ['--root', root, 'delete', '--force', id]);
+    }
   });
 });
