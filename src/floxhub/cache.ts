@@ -10,7 +10,14 @@ export interface Pointer {
   commit: string;
   /** Fetched without a token: usable offline by anyone. Token-fetched entries need a token. */
   anonymous: boolean;
+  /** tokenDigest of the token that fetched it (never the token): only that token may reuse it */
+  tokenSha256?: string;
   at: string;
+}
+
+/** What the cache remembers of a token: a domain-separated SHA-256 (tokens are high-entropy). */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update('flox-runtime floxhub token\0').update(token).digest('hex');
 }
 
 export function envCacheDir(stateDir: string, gitUrl: string, owner: string, name: string): string {

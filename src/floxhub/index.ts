@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { FloxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { type EnvironmentRef, formatEnvironmentRef, parseEnvironmentRef } from '../pod/environment-ref.js';
-import { envCacheDir, hasCommit, hasGeneration, storeGeneration, headPointer, pinPointer, type Pointer, readCommitFile, readPointer, storeCommit, writePointer } from './cache.js';
+import { envCacheDir, hasCommit, hasGeneration, storeGeneration, headPointer, pinPointer, type Pointer, readCommitFile, readPointer, storeCommit, tokenDigest, writePointer } from './cache.js';
 import { type FetchedTree, fetchBranch } from './git-fetch.js';
 import { LockError, type Lockfile, parseLockfile } from './lockfile.js';
 import { type Manifest, ManifestError, parseManifestToml } from './manifest.js';
@@ -62,7 +62,9 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
   const repoUrl = `${opts.gitUrl.replace(/\/+$/, '')}/${ref.owner}/floxmeta`;
   const dir = envCacheDir(opts.stateDir, opts.gitUrl, ref.owner, ref.name);
   const log = opts.log.child({ environment: shown });
-  const usable = (p: Pointer | undefined): p is Pointer => p !== undefined && (p.anonymous || opts.token !== undefined);
+  // a token-fetched entry serves only the same token again: any token is not the right one
+  const digest = opts.token === undefined ? undefined : tokenDigest(opts.token);
+  const usable = (p: Pointer | undefined): p is Pointer => p !== undefined && (p.anonymous || (digest !== undefined && p.tokenSha256 === digest));
 
   // 1. a pinned generation already on the node: no network at all
   if (ref.generation !== undefined) {
@@ -128,7 +130,7 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
     await storeGeneration(dir, head!, generation, fetched!.files);
   }
   const resolved = await loadGeneration(ref, dir, head!, generation, meta.formatVersion, fromCache);
-  const pointer: Pointer = { commit: head!, anonymous: opts.token === undefined, at: new Date().toISOString() };
+  const pointer: Pointer = { commit: head!, anonymous: digest === undefined, ...(digest !== undefined && { tokenSha256: digest }), at: new Date().toISOString() };
   if (ref.generation === undefined) await updatePointer(headPointer(dir), pointer);
   await updatePointer(pinPointer(dir, generation), pointer);
   return resolved;
@@ -158,7 +160,7 @@ async function pickGeneration(ref: EnvironmentRef, dir: string, commit: string):
 /** Writes only when something changed: the warm path then costs one read, not a write + rename. */
 async function updatePointer(path: string, p: Pointer): Promise<void> {
   const old = await readPointer(path);
-  if (old && old.commit === p.commit && (old.anonymous || !p.anonymous)) return;
+  if (old && old.commit === p.commit && (old.anonymous || (!p.anonymous && old.tokenSha256 === p.tokenSha256))) return;
   await writePointer(path, p);
 }
 
