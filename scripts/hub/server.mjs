@@ -6,6 +6,9 @@
 //   node scripts/hub/server.mjs --root DIR [--port 0] [--host 127.0.0.1] [--tokens FILE]
 //        [--nix-fixture OUTDIR] [--cache NAME=DIR]... [--down 503|close]
 //
+// --down / _admin/down?mode=: 503 (every request), close (connections dropped), fetch (only pack
+// requests fail, ref advertisements work).
+//
 // Prints one JSON line on stdout once listening: {"url":"http://127.0.0.1:PORT","gitUrl":".../git",
 // "caches":{"xz":".../cache-xz"},"pid":N}. See scripts/fixtures/README.md.
 import { spawn } from 'node:child_process';
@@ -65,8 +68,11 @@ export async function startHub(opts) {
     // admin endpoints: never affected by "down"
     if (url.pathname.startsWith('/_admin/')) return admin(url, req, res);
     state.requests++;
-    if (state.down === 'close') return req.socket.destroy();
-    if (state.down) return send(res, 503, 'hub is down (simulated)\n');
+    // 'fetch': ref advertisements work, pack requests fail (a hub failing half-way)
+    const packRequest = req.method === 'POST' && url.pathname.endsWith('/git-upload-pack');
+    const mode = state.down === 'fetch' ? (packRequest ? '503' : '') : state.down;
+    if (mode === 'close') return req.socket.destroy();
+    if (mode) return send(res, 503, 'hub is down (simulated)\n');
     if (url.pathname.startsWith('/git/')) return git(url, req, res);
     const m = /^\/(cache-[^/]+)\/(.+)$/.exec(url.pathname);
     if (m && opts.caches[m[1].slice(6)]) return staticFile(opts.caches[m[1].slice(6)], m[2], res);

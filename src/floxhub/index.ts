@@ -119,15 +119,26 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
       throw new FloxError('floxhub-unreachable', `fetching environment ${shown} from ${repoUrl} failed: ${e.message}; retry, or check the node's network`, { cause: e });
     }
   };
-  if (!(await hasCommit(dir, head))) await fetchHead();
-  let { meta, generation } = await pickGeneration(ref, dir, head!);
-  if (!(await hasGeneration(dir, head!, generation))) {
-    // a generation of a cached commit not used before (e.g. a newly pinned one): fetch again
-    if (!fetched) {
-      await fetchHead();
-      ({ meta, generation } = await pickGeneration(ref, dir, head!));
+  let meta: GenerationsMetadata;
+  let generation: number;
+  try {
+    if (!(await hasCommit(dir, head))) await fetchHead();
+    ({ meta, generation } = await pickGeneration(ref, dir, head!));
+    if (!(await hasGeneration(dir, head!, generation))) {
+      // a generation of a cached commit not used before (e.g. a newly pinned one): fetch again
+      if (!fetched) {
+        await fetchHead();
+        ({ meta, generation } = await pickGeneration(ref, dir, head!));
+      }
+      await storeGeneration(dir, head!, generation, fetched!.files);
     }
-    await storeGeneration(dir, head!, generation, fetched!.files);
+  } catch (e) {
+    // the hub answered the ref check but failed the fetch: a cached generation still serves
+    if (!(e instanceof FloxError) || e.kind !== 'floxhub-unreachable') throw e;
+    const cached = await offlineFallback(ref, dir, usable);
+    if (!cached) throw e;
+    log.warn('floxhub: fetch failed, using cached generation', { commit: cached.commit, generation: cached.generation, error: e.message });
+    return { ...cached, staleReason: e.message };
   }
   const resolved = await loadGeneration(ref, dir, head!, generation, meta.formatVersion, fromCache);
   const pointer: Pointer = { commit: head!, anonymous: digest === undefined, ...(digest !== undefined && { tokenSha256: digest }), at: new Date().toISOString() };

@@ -45,7 +45,7 @@ export interface TestHub {
   token: string;
   fixtures: FixtureModule;
   /** '503' | 'close' | '' */
-  setDown(mode: '' | '503' | 'close'): void;
+  setDown(mode: '' | '503' | 'close' | 'fetch'): void;
   requests(): number;
   resetRequests(): void;
   close(): Promise<void>;

@@ -177,6 +177,27 @@ describe('FloxHub down', () => {
     });
   }
 
+  it('the ref check works but the fetch fails: the cached generation, or unreachable without one', async () => {
+    const o = opts();
+    const f = hub.fixtures;
+    const toml = 'version = 1\n[install]\nhello.pkg-path = "hello"\n';
+    const push = () => f.pushGeneration({ outDir: hub.outDir, owner: 'public-owner', name: 'flaky', manifestToml: toml, lock: f.makeLock(toml, [f.catalogEntry('hello', hub.nix.packages.hello!)]), metadataVersion: 1 });
+    push();
+    const before = await resolveEnvironment({ owner: 'public-owner', name: 'flaky' }, o);
+    push();
+    hub.setDown('fetch');
+    try {
+      const r = await resolveEnvironment({ owner: 'public-owner', name: 'flaky' }, o);
+      expect(r).toMatchObject({ fromCache: true, commit: before.commit, generation: 1 });
+      expect(r.staleReason).toMatch(/fetching environment public-owner\/flaky/);
+      expect(await kindOf(resolveEnvironment({ owner: 'public-owner', name: 'flaky' }, opts()))).toBe('floxhub-unreachable');
+    } finally {
+      hub.setDown('');
+    }
+    // once the hub is whole again: the new generation (v1 metadata, generation 2)
+    expect(await resolveEnvironment({ owner: 'public-owner', name: 'flaky' }, o)).toMatchObject({ generation: 2, fromCache: false, metadataVersion: 1 });
+  });
+
   it('a cached pinned generation needs no network at all', async () => {
     const o = opts();
     await resolveEnvironment({ owner: 'public-owner', name: 'multi', generation: 1 }, o);
