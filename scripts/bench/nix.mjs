@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// Node-store substitution benchmark: realise the fixture closure (every role of
+// scripts/fixtures/make-nix-cache.sh) cold into an empty store, with our substituter (a fresh
+// node process running realiseClosure, bundled like the CLI) vs real Nix
+// (`nix copy --from http://127.0.0.1:… --to <empty local store>` with the same trusted key), both
+// from the same HTTP cache, interleaved. Prints medians, the ratio and peak RSS of each.
+//
+//   node scripts/bench/nix.mjs [-n 7] [--compressions xz,zstd] [--nice N] [--json]
+// --nice N runs both clients under `nice -n N` (root can pass a negative N to shield the
+// comparison from other work on a shared machine; both sides get the same priority).
+import { spawn, spawnSync } from 'node:child_process';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, normalize, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+import { interleave, median, report } from './lib.mjs';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixtureDir = join(repo, '.cache/nix-fixture'), nice } = {}) {
+  const made = spawnSync('bash', [join(repo, 'scripts/fixtures/make-nix-cache.sh'), fixtureDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (made.status !== 0) throw new Error('make-nix-cache.sh failed (needs nix-bin and busybox-static: scripts/install-deps.sh)');
+  const fx = JSON.parse(readFileSync(join(fixtureDir, 'paths.json'), 'utf8'));
+  const roots = Object.values(fx.packages).flatMap((o) => Object.values(o));
+  const closure = [...new Set(Object.values(fx.closures).flat())];
+
+  const work = mkdtempSync(join(tmpdir(), 'flox-bench-nix-'));
+  const child = join(work, 'nix-child.mjs');
+  await build({
+    entryPoints: [join(repo, 'test/support/nix-child.ts')],
+    outfile: child,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    logLevel: 'warning',
+  });
+
+  // one static server for both clients (GET and HEAD, as Nix needs)
+  const server = createServer((req, res) => {
+    const file = normalize(join(fixtureDir, decodeURIComponent(new URL(req.url, 'http://x').pathname)));
+    let size;
+    try {
+      if (!file.startsWith(`${fixtureDir}/`)) throw new Error('outside');
+      const st = statSync(file);
+      if (!st.isFile()) throw new Error('not a file');
+      size = st.size;
+    } catch {
+      return void res.writeHead(404).end();
+    }
+    res.writeHead(200, { 'content-length': size });
+    if (req.method === 'HEAD') return void res.end();
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${server.address().port}`;
+
+  const run = (file, args, env) =>
+    new Promise((resolveRun, reject) => {
+      if (nice !== undefined) [file, args] = ['nice', ['-n', String(nice), file, ...args]];
+      const t = process.hrtime.bigint();
+      const p = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (err += d));
+      p.on('close', (code) => {
+        const ms = Number(process.hrtime.bigint() - t) / 1e6;
+        if (code !== 0) reject(new Error(`${file} ${args.slice(0, 3).join(' ')} failed (${code}): ${(out + err).slice(-800)}`));
+        else resolveRun({ ms, out, err });
+      });
+    });
+
+  const rss = {};
+  const inside = {};
+  const results = {};
+  let n = 0;
+  try {
+    for (const c of compressions) {
+      const cache = `${base}/cache-${c}`;
+      rss[c] = { ours: [], nix: [] };
+      inside[c] = [];
+      const samples = await interleave(
+        {
+          [`ours (${c})`]: async () => {
+            const stateDir = join(work, `ours-${n++}`);
+            const arg = JSON.stringify({ paths: roots, opts: { stateDir, substituters: [cache], trustedPublicKeys: [fx.publicKey] }, quiet: true });
+            const { ms, out } = await run(process.execPath, [child, arg]);
+            const last = JSON.parse(out.trim().split('\n').at(-1));
+            if (!last.result || last.result.closure.length !== closure.length) throw new Error(`ours: unexpected result ${out.slice(0, 300)}`);
+            rss[c].ours.push(last.maxRSS);
+            inside[c].push(last.realiseMs);
+            if (process.env.BENCH_DEBUG) console.log(`    ours wall ${ms.toFixed(0)} ms, inside the process ${last.t} ms`);
+            rmSync(stateDir, { recursive: true, force: true });
+            return ms;
+          },
+          [`nix copy (${c})`]: async () => {
+            const store = join(work, `nix-${n++}`);
+            const args = [
+              '-f', '%M', 'nix', 'copy', '--from', cache, '--to', store,
+              '--option', 'trusted-public-keys', fx.publicKey,
+              '--option', 'narinfo-cache-negative-ttl', '0', '--option', 'narinfo-cache-positive-ttl', '0',
+              '--extra-experimental-features', 'nix-command', ...roots,
+            ];
+            const { ms, err } = await run('/usr/bin/time', args, { NIX_REMOTE: 'local', NIX_CONFIG: 'substituters =' });
+            rss[c].nix.push(Number(err.trim().split('\n').at(-1)));
+            rmSync(store, { recursive: true, force: true });
+            return ms;
+          },
+        },
+        rounds,
+      );
+      const r = report(`Realise the fixture closure cold (${closure.length} paths, ${c}) — ours vs nix copy`, { ...samples, [`ours, in-process part (${c})`]: inside[c].slice(-rounds) }, `nix copy (${c})`);
+      console.log(`  (ours = a new node process: start-up and loading the bundle, then realiseClosure; the in-process part excludes the start-up)`);
+      const oursRss = Math.max(...rss[c].ours);
+      const nixRss = Math.max(...rss[c].nix);
+      const narBytes = closure.reduce((s, p) => s + Number(/^NarSize: (\d+)$/m.exec(readFileSync(join(fx.caches[c], `${p.slice(11, 43)}.narinfo`), 'utf8'))[1]), 0);
+      console.log(`  peak RSS: ours ${(oursRss / 1024).toFixed(1)} MiB (median ${(median(rss[c].ours) / 1024).toFixed(1)}), nix copy ${(nixRss / 1024).toFixed(1)} MiB; closure NAR bytes ${(narBytes / 1048576).toFixed(2)} MiB`);
+      results[c] = { ours: r[`ours (${c})`], oursInProcess: r[`ours, in-process part (${c})`], nix: r[`nix copy (${c})`], ratio: r[`ours (${c})`].ratio, peakRssKiB: { ours: oursRss, nix: nixRss } };
+    }
+  } finally {
+    server.close();
+    server.closeAllConnections();
+    rmSync(work, { recursive: true, force: true });
+  }
+  return results;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { n: { type: 'string', short: 'n', default: '7' }, compressions: { type: 'string', default: 'xz,zstd' }, nice: { type: 'string' }, json: { type: 'boolean' } } });
+  const r = await benchNix({ rounds: Number(values.n), compressions: values.compressions.split(','), ...(values.nice !== undefined ? { nice: Number(values.nice) } : {}) });
+  if (values.json) console.log(JSON.stringify(r));
+}
