@@ -200,6 +200,9 @@ async function activate(input: ActivationInput, envRef: string): Promise<Activat
     ...(execRecord && { execRecord }),
     summary: {
       pod: request.sandboxName && `${request.sandboxNamespace ?? 'default'}/${request.sandboxName}`,
+      // separate fields for log queries by namespace or by pod across restarts of its name
+      ...(request.sandboxName && { namespace: request.sandboxNamespace ?? 'default' }),
+      ...(request.sandboxUid && { podUid: request.sandboxUid }),
       container: request.containerName,
       environment: envRef,
       generation: resolved.generation,
