@@ -32,6 +32,8 @@ export interface GcResult extends GcPlan {
   /** paths another process held locked: left for the next run */
   busyPaths: string[];
   freedBytes: number;
+  /** stale temporary entries removed (interrupted renders and downloads) */
+  tmpRemoved: number;
 }
 
 export function inUseFrom(stateDir: string, containers: RunningContainer[]): { inUse: InUse; unknown: RunningContainer[] } {
@@ -65,7 +67,7 @@ export async function runGc(o: GcOptions): Promise<GcResult> {
     }
     const policy: GcPolicy = { keepGenerations: o.keepGenerations, maxBytes: o.maxBytes, graceMs: o.graceMs, now: Date.now() };
     const plan = planGc(readInventory(o.stateDir), inUse, policy);
-    const result: GcResult = { ...plan, dryRun: o.dryRun, containers: containers.length, busyPaths: [], freedBytes: 0 };
+    const result: GcResult = { ...plan, dryRun: o.dryRun, containers: containers.length, busyPaths: [], freedBytes: 0, tmpRemoved: 0 };
     if (o.dryRun) return result;
 
     for (const e of plan.removeEnvs) {
@@ -103,10 +105,44 @@ export async function runGc(o: GcOptions): Promise<GcResult> {
         l.release();
       }
     }
+    result.tmpRemoved = removeStaleTmp(o.stateDir, policy.now - o.graceMs);
     return result;
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Leftovers of interrupted renders, downloads and gc runs. With the gc lock held exclusive no
+ * activation is writing any of them; the age limit covers processes that do not take that lock
+ * (an older flox-runtime during a rolling upgrade).
+ */
+function removeStaleTmp(stateDir: string, olderThan: number): number {
+  const dirs: Array<[string, (n: string) => boolean]> = [
+    [join(stateDir, 'envs'), (n) => n.startsWith('.tmp-') || n.startsWith('.gc-')],
+    [tmpDir(stateDir), () => true],
+  ];
+  let n = 0;
+  for (const [dir, match] of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names.filter(match)) {
+      const p = join(dir, name);
+      try {
+        if (lstatSync(p).mtimeMs > olderThan) continue;
+        makeWritable(p);
+        rmSync(p, { recursive: true, force: true });
+        n++;
+      } catch {
+        // gone already
+      }
+    }
+  }
+  return n;
 }
 
 /** NAR trees are unpacked read-only; directories need +w for their entries to be removed. */

@@ -225,6 +225,12 @@ describe('gc', () => {
     expect(storeNames(stateDir)).not.toContain(hello2);
     expect(storeNames(stateDir)).toContain(hello);
     const gens = readInventory(stateDir).envs.map((e) => e.generation).sort();
+    // leftovers of an interrupted render and download go too (no activation holds the lock)
+    mkdirSync(join(stateDir, 'envs', '.tmp-abc-hello-1-run-123-beef'), { recursive: true });
+    mkdirSync(join(stateDir, 'store', '.tmp', `${hello2}.999.x`), { recursive: true });
+    expect(JSON.parse((await lab.cli(['gc', '--root', root, '--keep-generations', '1', '--grace', '0', '--json'], { config: cfg })).stdout)).toMatchObject({ tmpRemoved: 2, removePaths: [] });
+    expect(readdirSync(join(stateDir, 'envs')).filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(readdirSync(join(stateDir, 'store', '.tmp'))).toEqual([]);
     expect(gens).toEqual([1, 3]);
     assertRenderedEnvsComplete(stateDir);
     // without the container, keep 0: everything goes
