@@ -14,7 +14,7 @@ import { describeContainer } from '../pod/request.js';
 import { resolveInView, type View } from './container-paths.js';
 import { podTokenFile } from './secret.js';
 import { closureOnNode, plannedRender } from '../ops/dry-run.js';
-import { withGcShared } from '../ops/gc-lock.js';
+import { holdGcShared, type PendingLock } from '../ops/gc-lock.js';
 import { resolveFromCache } from '../ops/offline-resolve.js';
 import { recordUsage } from '../ops/usage.js';
 import type { ActivationInput, ActivationResult, Activator, ExecRecord } from './types.js';
@@ -47,7 +47,13 @@ export const activateContainer: Activator = async (input: ActivationInput): Prom
   try {
     if (!input.dryRun) ensureWritableStateDir(input.config.runtime.stateDir);
     // dry runs change nothing, so they need not keep gc out
-    return input.dryRun ? await activate(input, envRef) : await withGcShared(input.config, () => activate(input, envRef));
+    if (input.dryRun) return await activate(input, envRef);
+    const gc = holdGcShared(input.config); // taken while FloxHub is asked; realise waits for it
+    try {
+      return await activate(input, envRef, gc);
+    } finally {
+      gc.release();
+    }
   } catch (e) {
     const msg = (e as Error)?.message ?? String(e);
     log.error('activation failed', { environment: envRef, container, error: msg, bundle });
@@ -90,7 +96,7 @@ function ensureWritableStateDir(stateDir: string): void {
   }
 }
 
-async function activate(input: ActivationInput, envRef: string): Promise<ActivationResult> {
+async function activate(input: ActivationInput, envRef: string, gc?: PendingLock): Promise<ActivationResult> {
   const { request, spec, bundle, config, log, dryRun } = input;
   const t = phaseTimer();
   const stateDir = config.runtime.stateDir;
@@ -114,6 +120,7 @@ async function activate(input: ActivationInput, envRef: string): Promise<Activat
   const wanted = [...storePathsOf(selected), ...(shellStorePath ? [shellStorePath] : [])];
   const user = `${request.environment.owner}/${request.environment.name}:${resolved.generation}`;
   const hostNix = config.runtime.storeMode === 'nix';
+  await gc?.ready();
   const dryClosure = dryRun && !hostNix ? closureOnNode(stateDir, wanted) : undefined;
   const realised: RealiseResult = dryRun
     ? (dryClosure ?? { closure: [...wanted].sort(), fetched: [], present: [], bytesDownloaded: 0, narBytes: 0 })

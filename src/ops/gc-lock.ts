@@ -57,3 +57,31 @@ export async function withGcShared<T>(config: { runtime: { stateDir: string; sto
     lock.release();
   }
 }
+
+export interface PendingLock {
+  /** resolves once the lock is held; rejects when it cannot be taken */
+  ready(): Promise<void>;
+  release(): void;
+}
+
+/**
+ * Starts taking the gc lock shared now and lets the caller wait for it later: an activation
+ * asks FloxHub first (gc never touches the FloxHub cache), so the flock process runs meanwhile
+ * instead of adding its start-up to every container start.
+ */
+export function holdGcShared(config: { runtime: { stateDir: string; storeMode: string } }): PendingLock {
+  if (config.runtime.storeMode === 'nix') return { ready: async () => {}, release: () => {} };
+  const pending = lockGc(config.runtime.stateDir, 'shared');
+  pending.catch(() => {}); // reported through ready()
+  let released = false;
+  return {
+    ready: async () => {
+      await pending;
+    },
+    release: () => {
+      if (released) return;
+      released = true;
+      pending.then((l) => l.release(), () => {});
+    },
+  };
+}
