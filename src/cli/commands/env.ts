@@ -49,8 +49,10 @@ async function pull(refText: string, o: PullOpts): Promise<void> {
       log,
       onPhase: (phase, detail) => {
         if (json) return;
-        if (tty && phase === 'render') draw(true);
-        if (tty && phase !== 'resolve') process.stdout.write('\n');
+        if (tty && phase === 'render') {
+          draw(true); // the final state, then leave the bar's line
+          process.stdout.write('\n');
+        }
         writeOut(phase === 'resolve' ? `resolving ${refText} on ${config.floxhub.gitUrl}` : `${phase === 'realise' ? 'realising' : 'rendering'} ${detail} (${o.mode})`);
       },
       onEvent: (e) => {
