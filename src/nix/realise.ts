@@ -258,7 +258,8 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
   if (!walkError) {
     const missing = all.filter((n) => !n.present);
     result.closure = all.map((n) => n.sp.path).sort();
-    result.present = all.filter((n) => n.present).map((n) => n.sp.path);
+    // appended to, not replaced: paths found done under their lock may already be listed
+    result.present.push(...all.filter((n) => n.present).map((n) => n.sp.path));
     emit({
       type: 'closure',
       paths: result.closure,
