@@ -9,7 +9,7 @@
 // --nice N runs both clients under `nice -n N` (root can pass a negative N to shield the
 // comparison from other work on a shared machine; both sides get the same priority).
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, normalize, resolve, dirname } from 'node:path';
@@ -77,6 +77,8 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
       });
     });
 
+  // GNU time reports nix's peak RSS (Debian package "time"); without it that one number is n/a
+  const hasTime = existsSync('/usr/bin/time');
   const rss = {};
   const inside = {};
   const results = {};
@@ -103,13 +105,13 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
           [`nix copy (${c})`]: async () => {
             const store = join(work, `nix-${n++}`);
             const args = [
-              '-f', '%M', 'nix', 'copy', '--from', cache, '--to', store,
+              ...(hasTime ? ['-f', '%M'] : []), 'nix', 'copy', '--from', cache, '--to', store,
               '--option', 'trusted-public-keys', fx.publicKey,
               '--option', 'narinfo-cache-negative-ttl', '0', '--option', 'narinfo-cache-positive-ttl', '0',
               '--extra-experimental-features', 'nix-command', ...roots,
             ];
-            const { ms, err } = await run('/usr/bin/time', args, { NIX_REMOTE: 'local', NIX_CONFIG: 'substituters =' });
-            rss[c].nix.push(Number(err.trim().split('\n').at(-1)));
+            const { ms, err } = await run(hasTime ? '/usr/bin/time' : args.shift(), args, { NIX_REMOTE: 'local', NIX_CONFIG: 'substituters =' });
+            if (hasTime) rss[c].nix.push(Number(err.trim().split('\n').at(-1)));
             rmSync(store, { recursive: true, force: true });
             return ms;
           },
@@ -119,7 +121,7 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
       const r = report(`Realise the fixture closure cold (${closure.length} paths, ${c}) — ours vs nix copy`, { ...samples, [`ours, in-process part (${c})`]: inside[c].slice(-rounds) }, `nix copy (${c})`);
       console.log(`  (ours = a new node process: start-up and loading the bundle, then realiseClosure; the in-process part excludes the start-up)`);
       const oursRss = Math.max(...rss[c].ours);
-      const nixRss = Math.max(...rss[c].nix);
+      const nixRss = rss[c].nix.length ? Math.max(...rss[c].nix) : NaN;
       const narBytes = closure.reduce((s, p) => s + Number(/^NarSize: (\d+)$/m.exec(readFileSync(join(fx.caches[c], `${p.slice(11, 43)}.narinfo`), 'utf8'))[1]), 0);
       console.log(`  peak RSS: ours ${(oursRss / 1024).toFixed(1)} MiB (median ${(median(rss[c].ours) / 1024).toFixed(1)}), nix copy ${(nixRss / 1024).toFixed(1)} MiB; closure NAR bytes ${(narBytes / 1048576).toFixed(2)} MiB`);
       results[c] = { ours: r[`ours (${c})`], oursInProcess: r[`ours, in-process part (${c})`], nix: r[`nix copy (${c})`], ratio: r[`ours (${c})`].ratio, peakRssKiB: { ours: oursRss, nix: nixRss } };
