@@ -31,6 +31,8 @@ export interface GcPlan {
   removeEnvs: Array<{ key: string; environment: string; generation: number; mode: string; reason: 'old-generation' | 'over-limit' }>;
   keepEnvs: Array<{ key: string; environment: string; generation: number; mode: string; reason: KeepReason }>;
   removePaths: Array<{ basename: string; bytes: number }>;
+  /** metadata users of kept paths whose generation is gone (so it stops counting as one on the node) */
+  dropUsers: Array<{ basename: string; user: string }>;
   keptPaths: number;
   bytesBefore: number;
   bytesAfter: number;
@@ -102,12 +104,18 @@ export function planGc(inv: Pick<Inventory, 'envs' | 'paths'>, inUse: InUse, pol
     .filter((p: StoreEntry) => !live.has(p.basename))
     .map((p) => ({ basename: p.basename, bytes: p.narSize }))
     .sort((a, b) => a.basename.localeCompare(b.basename));
+  const liveGens = new Set([...keptGens, ...inUse.generations]);
+  for (const e of inv.envs) if (keep.has(e.key)) liveGens.add(genId(e.environment, e.generation));
+  const dropUsers = inv.paths
+    .filter((p) => live.has(p.basename) && !p.corrupt && policy.now - p.registeredAt >= policy.graceMs)
+    .flatMap((p) => p.users.filter((u) => !liveGens.has(u)).map((user) => ({ basename: p.basename, user })));
   const bytesBefore = inv.paths.reduce((s, p) => s + p.narSize, 0);
   const bytesAfter = bytesOf(live);
   return {
     removeEnvs: inv.envs.filter((e) => !keep.has(e.key)).map((e) => ({ ...describe(e), reason: overLimit.has(e.key) ? 'over-limit' as const : 'old-generation' as const })),
     keepEnvs: inv.envs.filter((e) => keep.has(e.key)).map((e) => ({ ...describe(e), reason: keep.get(e.key)! })),
     removePaths,
+    dropUsers,
     keptPaths: live.size,
     bytesBefore,
     bytesAfter,

@@ -7,7 +7,7 @@ import { chmodSync, lstatSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { FloxError } from '../errors.js';
 import { tryLockMany } from '../nix/lock.js';
-import { ensureStoreDirs, lockFileOf, metaDir, nodeStoreDir, tmpDir } from '../nix/node-store.js';
+import { ensureStoreDirs, lockFileOf, metaDir, nodeStoreDir, removeUser, tmpDir } from '../nix/node-store.js';
 import { lockGc } from './gc-lock.js';
 import { type GcPlan, type GcPolicy, type InUse, planGc } from './gc-plan.js';
 import { readInventory } from './inventory.js';
@@ -105,6 +105,8 @@ export async function runGc(o: GcOptions): Promise<GcResult> {
         l.release();
       }
     }
+    // no realise runs (gc lock): users can be dropped without racing addUser
+    for (const d of plan.dropUsers) removeUser(o.stateDir, d.basename, d.user);
     result.tmpRemoved = removeStaleTmp(o.stateDir, policy.now - o.graceMs);
     return result;
   } finally {

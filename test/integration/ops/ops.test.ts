@@ -225,6 +225,11 @@ describe('gc', () => {
     expect(storeNames(stateDir)).not.toContain(hello2);
     expect(storeNames(stateDir)).toContain(hello);
     const gens = readInventory(stateDir).envs.map((e) => e.generation).sort();
+    // generation 2 is forgotten in the metadata of the paths it shared with the kept ones
+    expect(readInventory(stateDir).paths.flatMap((p) => p.users).filter((u) => u === 'public-owner/multi:2')).toEqual([]);
+    const ls = JSON.parse((await lab.cli(['env', 'ls', '--json'], { config: cfg })).stdout) as Array<{ generation: number; rendered: boolean; closurePaths: number }>;
+    // still resolved here (FloxHub cache), but nothing on disk
+    expect(ls.find((r) => r.generation === 2)).toMatchObject({ rendered: false, closurePaths: 0 });
     // leftovers of an interrupted render and download go too (no activation holds the lock)
     mkdirSync(join(stateDir, 'envs', '.tmp-abc-hello-1-run-123-beef'), { recursive: true });
     mkdirSync(join(stateDir, 'store', '.tmp', `${hello2}.999.x`), { recursive: true });
@@ -245,6 +250,8 @@ describe('gc', () => {
     const stateDir = join(lab.work, 'gc-race');
     const cfg = lab.writeConfig('race', { stateDir });
     const refs = ['public-owner/multi:1', 'public-owner/multi:2', 'public-owner/multi:3', 'public-owner/hello', 'public-owner/static', 'public-owner/gitlab', 'public-owner/full', 'public-owner/multi:3'];
+    // something for the first gc to remove, whenever it gets the lock
+    expect((await lab.cli(['env', 'pull', 'public-owner/priority'], { config: cfg })).exitCode).toBe(0);
     let pulling = true;
     let gcRuns = 0;
     let removed = 0;
@@ -271,7 +278,7 @@ describe('gc', () => {
       expect(JSON.parse(p.stdout).paths).toBeGreaterThan(0);
     }
     // gc really deleted things while pulls ran (keep 0, no grace)
-    expect(gcRuns).toBeGreaterThan(1);
+    expect(gcRuns).toBeGreaterThan(0);
     expect(removed).toBeGreaterThan(0);
     console.log(`gc runs during pulls: ${gcRuns}, removed ${removed} paths/envs`);
     assertRenderedEnvsComplete(stateDir);

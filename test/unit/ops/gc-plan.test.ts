@@ -78,6 +78,12 @@ describe('planGc', () => {
     expect(p.removePaths.map((x) => x.basename)).toEqual([glibc.basename]);
   });
 
+  it('forgets removed generations in the users of kept paths', () => {
+    const g = { ...glibc, users: ['o/hello:1', 'o/hello:2', 'o/tool:1'] };
+    const p = planGc({ envs, paths: [g, hello1, hello2, tool] }, none(), policy());
+    expect(p.dropUsers).toEqual([{ basename: glibc.basename, user: 'o/hello:1' }]);
+  });
+
   it('the kept set is closed under references', () => {
     const p = planGc({ envs, paths }, none(), policy());
     const removed = new Set(p.removePaths.map((x) => x.basename));

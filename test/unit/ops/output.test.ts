@@ -77,6 +77,7 @@ describe('gc and explain output', () => {
         removeEnvs: [{ key: 'k1', environment: 'o/hello', generation: 1, mode: 'run', reason: 'old-generation' }],
         keepEnvs: [{ key: 'k2', environment: 'o/hello', generation: 2, mode: 'run', reason: 'in-use' }],
         removePaths: [{ basename: `${'b'.repeat(32)}-hello`, bytes: 2048 }],
+        dropUsers: [],
         keptPaths: 5,
         bytesBefore: 12_288,
         bytesAfter: 10_240,
