@@ -6,7 +6,8 @@
 //
 //   SOAK_SECONDS=600 node scripts/soak.mjs [--json]
 //   env: SOAK_SECONDS (default 90), SOAK_MAX_PODS (default 5000), SOAK_INTERVAL_MS (700),
-//        SOAK_IN_FLIGHT (3), SOAK_GC_SECONDS (10; 0 = no gc)
+//        SOAK_IN_FLIGHT (3), SOAK_GC_SECONDS (10; 0 = no gc),
+//        SOAK_PUSH_SECONDS (15: a new generation of public-owner/hello; 0 = none)
 import { importTs } from './e2e/load-ts.mjs';
 
 const json = process.argv.includes('--json');
@@ -18,6 +19,7 @@ const r = await runSoak({
   intervalMs: num('SOAK_INTERVAL_MS', 700),
   maxInFlight: num('SOAK_IN_FLIGHT', 3),
   gcEverySeconds: num('SOAK_GC_SECONDS', 10),
+  pushEverySeconds: num('SOAK_PUSH_SECONDS', 15),
   log: json ? () => {} : (l) => console.log(l),
 });
 console.log(json ? JSON.stringify(r, null, 2) : formatSoak(r));

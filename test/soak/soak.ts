@@ -21,6 +21,9 @@ export interface SoakOptions {
   envs?: string[];
   /** run `flox-runtime gc` this often (0: never) */
   gcEverySeconds?: number;
+  /** push a new generation of public-owner/hello this often (0: never), alternating hello and
+   * hello2, so older generations' renders and store paths become garbage for gc */
+  pushEverySeconds?: number;
   sampleEveryMs?: number;
   log?: (line: string) => void;
 }
@@ -37,7 +40,8 @@ export interface SoakReport {
   pods: number;
   errors: string[];
   latencyMs: { p50: number; p99: number; max: number; n: number };
-  gc: { runs: number; failures: string[]; available: boolean; note?: string };
+  gc: { runs: number; failures: string[]; available: boolean; note?: string; removedEnvs: number; removedPaths: number };
+  pushes: number;
   samples: Sample[];
   trend: { fdsFirst: number; fdsLast: number; fdsMax: number; bytesFirst: number; bytesLast: number; bytesMax: number };
 }
@@ -75,7 +79,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     pods: 0,
     errors: [],
     latencyMs: { p50: NaN, p99: NaN, max: NaN, n: 0 },
-    gc: { runs: 0, failures: [], available: gcAvailable, ...(!gcAvailable && { note: 'flox-runtime gc not in this checkout: soak ran without gc' }) },
+    gc: { runs: 0, failures: [], removedEnvs: 0, removedPaths: 0, available: gcAvailable, ...(!gcAvailable && { note: 'flox-runtime gc not in this checkout: soak ran without gc' }) },
+    pushes: 0,
     samples: [],
     trend: { fdsFirst: 0, fdsLast: 0, fdsMax: 0, bytesFirst: 0, bytesLast: 0, bytesMax: 0 },
   };
@@ -118,8 +123,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
   const gcOnce = async () => {
     try {
-      await promisify(execFile)(FRONTEND, ['gc', '--config', f.configPath, '--root', join(f.lab.runcRoot, 'k8s.io'), '--grace', '0s', '--keep-generations', '1', '--json'], { timeout: 60_000 });
+      const { stdout } = await promisify(execFile)(FRONTEND, ['gc', '--config', f.configPath, '--root', join(f.lab.runcRoot, 'k8s.io'), '--grace', '0s', '--keep-generations', '1', '--json'], { timeout: 60_000 });
       report.gc.runs++;
+      try {
+        const r = JSON.parse(stdout) as { removeEnvs?: unknown[]; removePaths?: unknown[]; busyPaths?: unknown[] };
+        report.gc.removedEnvs += r.removeEnvs?.length ?? 0;
+        report.gc.removedPaths += (r.removePaths?.length ?? 0) - (r.busyPaths?.length ?? 0);
+      } catch {
+        // not JSON: counted as a run, removals unknown
+      }
     } catch (e) {
       const err = e as Error & { stdout?: string; stderr?: string };
       report.gc.failures.push(`${err.message.split('\n')[0]} ${err.stderr ?? ''}`.trim());
@@ -127,6 +139,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   };
 
   const sampler = setInterval(sample, o.sampleEveryMs ?? 3000);
+  const pushTimer =
+    (o.pushEverySeconds ?? 15) > 0
+      ? setInterval(() => {
+          try {
+            const roles = report.pushes % 2 === 0 ? ['hello2'] : ['hello'];
+            const g = f.hub.fixtures.pushPackages({ outDir: f.hub.outDir, owner: 'public-owner', name: 'hello', paths: f.hub.nix, roles });
+            report.pushes++;
+            log(`pushed public-owner/hello generation ${g.generation} (${roles[0]})`);
+          } catch (e) {
+            report.errors.push(`push: ${(e as Error).message}`);
+          }
+        }, (o.pushEverySeconds ?? 15) * 1000)
+      : undefined;
   let gcRunning: Promise<void> | undefined;
   const gcTimer =
     gcAvailable && (o.gcEverySeconds ?? 10) > 0
@@ -151,6 +176,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     sample();
   } finally {
     clearInterval(sampler);
+    if (pushTimer) clearInterval(pushTimer);
     if (gcTimer) clearInterval(gcTimer);
     const problems = await f.stop();
     for (const p of problems) report.errors.push(`lab: ${p}`);
@@ -180,7 +206,8 @@ export function formatSoak(r: SoakReport): string {
     `start latency (RunPodSandbox → StartContainer): p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (n=${r.latencyMs.n})`,
     `containerd fds: first third ${r.trend.fdsFirst}, last third ${r.trend.fdsLast}, max ${r.trend.fdsMax}`,
     `state dir: first third ${mb(r.trend.bytesFirst)}, last third ${mb(r.trend.bytesLast)}, max ${mb(r.trend.bytesMax)}`,
-    r.gc.available ? `gc: ${r.gc.runs} runs, ${r.gc.failures.length} failures${r.gc.failures.length ? `: ${r.gc.failures.slice(0, 3).join(' | ')}` : ''}` : `gc: ${r.gc.note}`,
+    `pushes of public-owner/hello: ${r.pushes}`,
+    r.gc.available ? `gc: ${r.gc.runs} runs, ${r.gc.failures.length} failures, removed ${r.gc.removedEnvs} rendered environments and ${r.gc.removedPaths} store paths${r.gc.failures.length ? `: ${r.gc.failures.slice(0, 3).join(' | ')}` : ''}` : `gc: ${r.gc.note}`,
     ...r.errors.slice(0, 10).map((e) => `error: ${e}`),
   ].join('\n');
 }
