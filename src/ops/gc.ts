@@ -12,7 +12,7 @@ import { lockGc } from './gc-lock.js';
 import { type GcPlan, type GcPolicy, type InUse, planGc } from './gc-plan.js';
 import { readInventory } from './inventory.js';
 import { type RunningContainer, scanRuncRoots } from './running.js';
-import { removeUsage } from './usage.js';
+import { listUsage, removeUsage } from './usage.js';
 
 export interface GcOptions {
   stateDir: string;
@@ -66,7 +66,8 @@ export async function runGc(o: GcOptions): Promise<GcResult> {
       );
     }
     const policy: GcPolicy = { keepGenerations: o.keepGenerations, maxBytes: o.maxBytes, graceMs: o.graceMs, now: Date.now() };
-    const plan = planGc(readInventory(o.stateDir), inUse, policy);
+    const inventory = readInventory(o.stateDir);
+    const plan = planGc(inventory, inUse, policy);
     const result: GcResult = { ...plan, dryRun: o.dryRun, containers: containers.length, busyPaths: [], freedBytes: 0, tmpRemoved: 0 };
     if (o.dryRun) return result;
 
@@ -105,6 +106,9 @@ export async function runGc(o: GcOptions): Promise<GcResult> {
         l.release();
       }
     }
+    // usage records whose render is gone (removed by hand, or a crash between the two)
+    const rendered = new Set(inventory.envs.map((e) => e.key));
+    for (const u of listUsage(o.stateDir)) if (!rendered.has(u.key)) removeUsage(o.stateDir, u.key);
     // no realise runs (gc lock): users can be dropped without racing addUser
     for (const d of plan.dropUsers) removeUser(o.stateDir, d.basename, d.user);
     result.tmpRemoved = removeStaleTmp(o.stateDir, policy.now - o.graceMs);

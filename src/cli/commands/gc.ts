@@ -13,6 +13,7 @@ interface GcOpts extends ConfigOpts {
   grace: string;
   dryRun?: boolean;
   force?: boolean;
+  lockTimeout?: string;
   json?: boolean;
 }
 
@@ -56,6 +57,7 @@ export function registerGcCommands(program: Command): void {
       .option('--grace <duration>', 'keep what was used or fetched this recently (a pod being created has no runc state yet)', '10m')
       .option('--dry-run', 'list what would be removed, remove nothing')
       .option('--force', 'proceed although some container could not be read')
+      .option('--lock-timeout <duration>', 'give up (exit 1) when pod starts keep the gc lock busy this long (default: wait)')
       .option('--json', 'machine-readable output'),
   ).action(async (o: GcOpts) => {
     const json = !!o.json;
@@ -65,6 +67,12 @@ export function registerGcCommands(program: Command): void {
         graceMs = parseDuration(o.grace);
       } catch (e) {
         throw new FloxError('usage', `--grace: ${(e as Error).message}`);
+      }
+      let lockTimeoutMs: number | undefined;
+      try {
+        lockTimeoutMs = o.lockTimeout === undefined ? undefined : parseDuration(o.lockTimeout);
+      } catch (e) {
+        throw new FloxError('usage', `--lock-timeout: ${(e as Error).message}`);
       }
       const keep = nonNegativeInt('--keep-generations', o.keepGenerations, -1);
       const max = nonNegativeInt('--max-bytes', o.maxBytes, -1);
@@ -78,6 +86,7 @@ export function registerGcCommands(program: Command): void {
         graceMs,
         dryRun: !!o.dryRun,
         force: !!o.force,
+        ...(lockTimeoutMs !== undefined && { lockTimeoutMs }),
       });
       if (json) printJson(r);
       else writeOut(formatGc(r));

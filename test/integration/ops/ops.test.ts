@@ -238,6 +238,12 @@ describe('gc', () => {
     expect(readdirSync(join(stateDir, 'store', '.tmp'))).toEqual([]);
     expect(gens).toEqual([1, 3]);
     assertRenderedEnvsComplete(stateDir);
+    // a pod start in progress (shared lock) keeps gc out; --lock-timeout gives up
+    const held = await lockGc(stateDir, 'shared');
+    const busy = await lab.cli(['gc', '--root', root, '--lock-timeout', '500ms'], { config: cfg });
+    held.release();
+    expect(busy.exitCode).toBe(1);
+    expect(busy.stderr).toMatch(/gc\.lock is held by another process/);
     // without the container, keep 0: everything goes
     const all = await lab.cli(['gc', '--root', join(lab.work, 'empty-root'), '--keep-generations', '0', '--grace', '0', '--json'], { config: cfg });
     expect(JSON.parse(all.stdout)).toMatchObject({ keptPaths: 0 });
