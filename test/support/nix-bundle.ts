@@ -1,6 +1,6 @@
 // Bundles test/support/nix-child.ts into one .mjs with esbuild (as scripts/build.mjs does for the
 // CLI), so child processes start in ~50 ms instead of going through a TS loader.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { REPO } from './nixcache.js';
@@ -22,6 +22,7 @@ export function nixChildBundle(): Promise<string> {
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
       logLevel: 'warning',
     });
+    process.once('exit', () => rmSync(outfile, { force: true }));
     return outfile;
   })();
   return built;
