@@ -24,6 +24,7 @@ afterAll(async () => {
   for (const c of running) if (c.exitCode === null) c.kill('SIGKILL');
   await server?.close();
   rmSync(tmp, { recursive: true, force: true });
+  if (child) rmSync(child, { force: true });
 });
 
 const rolesAll = () => Object.values(fx.packages).flatMap((o) => Object.values(o));
