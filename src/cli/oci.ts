@@ -13,7 +13,8 @@ import { bundleDir, parseRuncArgv, type RuncInvocation } from '../oci/argv.js';
 import { exitLike, findDelegate, runDelegate } from '../oci/delegate.js';
 import { applyExecRecord, execRecordPath, readExecRecord, writeExecRecord } from '../oci/exec-record.js';
 import { reportFailure } from '../oci/runclog.js';
-import { loadSpecFile, saveSpecFile, serializeSpec, writeFileAtomic } from '../oci/spec.js';
+import { writeFileAtomic } from '../fs/atomic.js';
+import { loadSpecFile, saveSpecFile, serializeSpec } from '../oci/spec.js';
 import { decide, describeContainer } from '../pod/request.js';
 
 export interface OciDeps {
@@ -65,7 +66,7 @@ async function prepare(
     const record = readExecRecord(execRecordPath(inv.globals.root, inv.id));
     if (!record) return {};
     const processSpec = loadSpecFile(inv.processFile) as { args?: string[]; env?: string[] };
-    writeFileAtomic(inv.processFile, serializeSpec(applyExecRecord(processSpec, record)), 0o600);
+    writeFileAtomic(inv.processFile, serializeSpec(applyExecRecord(processSpec, record)), { mode: 0o600, errorKind: 'spec' });
     log.debug('exec joins the environment', { id: inv.id, environment: record.environment });
   }
   return {};

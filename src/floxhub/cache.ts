@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic.js';
 
 export interface Pointer {
   commit: string;
@@ -26,10 +27,7 @@ export function envCacheDir(stateDir: string, gitUrl: string, owner: string, nam
 }
 
 async function writeAtomic(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, content);
-  await rename(tmp, path);
+  writeFileAtomic(path, content, { mkdir: true, errorKind: 'store' });
 }
 
 export async function readPointer(path: string): Promise<Pointer | undefined> {

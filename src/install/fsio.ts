@@ -1,9 +1,9 @@
 // File I/O at the edge of the installer. Writes are atomic (temp file in the same directory,
 // fsync, rename) so containerd, a concurrent reader or a crash never sees half a file.
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, writeSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { FloxError } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { isNoop, type FileChange } from './types.js';
 
 /** `p` (an absolute path on the host) as seen from the installer, under `hostRoot`. */
@@ -31,36 +31,7 @@ export function modeOf(path: string): number | undefined {
 }
 
 export function atomicWrite(path: string, data: Buffer, mode = 0o644): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.flox-runtime.tmp`);
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new FloxError('install', `cannot replace ${path}: ${(e as Error).message}`);
-  }
-  fsyncDir(dirname(path));
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // some filesystems refuse fsync on directories; the rename is still atomic
-  }
+  writeFileAtomic(path, data, { mode, forceMode: true, mkdir: true, errorKind: 'install' });
 }
 
 /** Applies planned changes in order; no-ops are skipped. Returns the changes actually made. */

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { FloxError } from '../errors.js';
 import type { ExecRecord } from '../activate/types.js';
 import { DEFAULT_RUNC_ROOT, isValidContainerId } from './argv.js';
-import { writeFileAtomic } from './spec.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 
 export const EXEC_RECORD_FILE = 'flox-exec.json';
 
@@ -25,7 +25,7 @@ export function execRecordPath(root: string | undefined, id: string): string {
 }
 
 export function writeExecRecord(path: string, record: ExecRecord): void {
-  writeFileAtomic(path, `${JSON.stringify(record)}\n`, 0o600);
+  writeFileAtomic(path, `${JSON.stringify(record)}\n`, { mode: 0o600, errorKind: 'spec' });
 }
 
 export function readExecRecord(path: string): ExecRecord | undefined {

@@ -1,10 +1,10 @@
 // Lossless load and atomic save of an OCI runtime spec (config.json). We edit the raw object,
 // never a typed copy, so fields a newer containerd adds survive; integers beyond 2^53 (e.g.
 // memory limits of 2^64-1) keep their exact digits.
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, fchownSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { LosslessNumber, isSafeNumber, parse, stringify } from 'lossless-json';
 import { FloxError } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -74,62 +74,8 @@ export function loadSpecFile(path: string): OciSpec {
   return parseSpec(text, path);
 }
 
-/**
- * Replaces `path` with `content` atomically: a temp file in the same directory (same
- * filesystem, so rename is atomic), fsynced, given the original's mode and owner, renamed over
- * it, then the directory fsynced. A crash leaves the old file or the new one, never a mix.
- */
-export function writeFileAtomic(path: string, content: string | Buffer, fallbackMode = 0o644): void {
-  const dir = dirname(path);
-  let mode = fallbackMode;
-  let owner: { uid: number; gid: number } | undefined;
-  try {
-    const fd = openSync(path, 'r');
-    try {
-      const st = fstatSync(fd);
-      mode = st.mode & 0o7777;
-      owner = { uid: st.uid, gid: st.gid };
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // new file: fallback mode, our owner
-  }
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'wx', mode);
-    const buf = typeof content === 'string' ? Buffer.from(content) : content;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    if (owner && process.getuid?.() === 0) fchownSync(fd, owner.uid, owner.gid);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
-    throw new FloxError('spec', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
-  }
-  try {
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // some filesystems refuse fsync on directories; the rename is still atomic
-  }
-}
-
 export function saveSpecFile(path: string, spec: OciSpec): void {
-  writeFileAtomic(path, serializeSpec(spec));
+  writeFileAtomic(path, serializeSpec(spec), { errorKind: 'spec' });
 }
 
 export function specEnv(spec: OciSpec): string[] {
