@@ -33,7 +33,7 @@ function setup(floxhubTimeoutMs = 3000) {
   const config = writeConfig(join(work.dir, `config-${i}.toml`), {
     stateDir,
     gitUrl: `${proxy.url}/git`,
-    substituters: [hub.nix.caches.zstd ? `${hub.url}/cache-zstd` : ''],
+    substituters: [`${hub.url}/cache-zstd`],
     publicKey: hub.nix.publicKey,
     logFile: join(work.dir, `runtime-${i}.log`),
     floxhubTimeoutMs,
