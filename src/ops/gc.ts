@@ -3,7 +3,7 @@
 // first (rename aside, remove), then store paths under their realise locks, metadata record
 // before the tree so a crash leaves an invalid path that realise replaces, never a valid one
 // with missing contents.
-import { chmodSync, lstatSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { FloxError } from '../errors.js';
 import { tryLockMany } from '../nix/lock.js';
@@ -11,12 +11,13 @@ import { ensureStoreDirs, lockFileOf, metaDir, nodeStoreDir, removeUser, tmpDir 
 import { lockGc } from './gc-lock.js';
 import { type GcPlan, type GcPolicy, type InUse, planGc } from './gc-plan.js';
 import { readInventory } from './inventory.js';
-import { type RunningContainer, scanRuncRoots } from './running.js';
+import { KNOWN_RUNC_ROOTS, type RunningContainer, scanRuncRoots } from './running.js';
 import { listUsage, removeUsage } from './usage.js';
 
 export interface GcOptions {
   stateDir: string;
-  runcRoots: string[];
+  /** explicit roots must exist; undefined: the known roots that exist (at least one) */
+  runcRoots?: string[];
   keepGenerations: number;
   maxBytes: number;
   graceMs: number;
@@ -53,11 +54,31 @@ export function inUseFrom(stateDir: string, containers: RunningContainer[]): { i
   return { inUse, unknown };
 }
 
+/** Not finding the containers would make every environment look unused: refuse instead. */
+function runcRootsToScan(o: GcOptions): string[] {
+  const isDir = (d: string) => {
+    try {
+      return statSync(d).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  if (o.runcRoots) {
+    const missing = o.runcRoots.filter((r) => !isDir(r));
+    if (missing.length && !o.force) throw new FloxError('usage', `runc root ${missing.join(', ')} does not exist; nothing removed (pass the root containerd/CRI-O uses, or --force)`);
+    return o.runcRoots;
+  }
+  const found = KNOWN_RUNC_ROOTS.filter(isDir);
+  if (!found.length && !o.force) throw new FloxError('usage', `no runc root found (${KNOWN_RUNC_ROOTS.join(', ')}), so running containers cannot be seen; nothing removed; pass --root`);
+  return found;
+}
+
 export async function runGc(o: GcOptions): Promise<GcResult> {
   ensureStoreDirs(o.stateDir);
+  const roots = runcRootsToScan(o);
   const lock = await lockGc(o.stateDir, 'exclusive', o.lockTimeoutMs);
   try {
-    const containers = scanRuncRoots(o.runcRoots);
+    const containers = scanRuncRoots(roots);
     const { inUse, unknown } = inUseFrom(o.stateDir, containers);
     if (unknown.length && !o.force) {
       throw new FloxError(

@@ -11,6 +11,8 @@ import { EXEC_RECORD_FILE, readExecRecord } from '../oci/exec-record.js';
 import { loadSpecFile, type OciMount } from '../oci/spec.js';
 
 export const DEFAULT_OPERATOR_RUNC_ROOT = '/run/containerd/runc/k8s.io';
+/** where runc keeps Kubernetes containers: containerd, k3s/rke2's containerd, CRI-O */
+export const KNOWN_RUNC_ROOTS = [DEFAULT_OPERATOR_RUNC_ROOT, '/run/k3s/containerd/runc/k8s.io', '/run/runc'] as const;
 
 export interface RunningContainer {
   root: string;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { FloxError } from '../../errors.js';
 import { formatBytes, table } from '../../ops/format.js';
 import { type GcResult, runGc } from '../../ops/gc.js';
-import { DEFAULT_OPERATOR_RUNC_ROOT } from '../../ops/running.js';
+import { KNOWN_RUNC_ROOTS } from '../../ops/running.js';
 import { type ConfigOpts, collect, failWith, loadOperatorConfig, parseDuration, printJson, withConfigOption, writeOut } from './common.js';
 
 interface GcOpts extends ConfigOpts {
@@ -51,7 +51,7 @@ export function registerGcCommands(program: Command): void {
     program
       .command('gc')
       .description('remove rendered environments and store paths that no container and no kept generation uses')
-      .option('--root <dir>', `runc root to scan for containers (repeatable; default ${DEFAULT_OPERATOR_RUNC_ROOT})`, collect)
+      .option('--root <dir>', `runc root to scan for containers (repeatable; default: those of ${KNOWN_RUNC_ROOTS.join(', ')} that exist)`, collect)
       .option('--keep-generations <n>', 'newest generations kept per environment (default: config gc.keep-generations)')
       .option('--max-bytes <n>', 'then remove least recently used until the store is under n bytes (default: config gc.max-bytes; 0 = no limit)')
       .option('--grace <duration>', 'keep what was used or fetched this recently (a pod being created has no runc state yet)', '10m')
@@ -80,7 +80,7 @@ export function registerGcCommands(program: Command): void {
       if (config.runtime.storeMode === 'nix') throw new FloxError('usage', 'runtime.store-mode = "nix": the host Nix owns the store; use nix-collect-garbage');
       const r = await runGc({
         stateDir: config.runtime.stateDir,
-        runcRoots: o.root?.length ? o.root : [DEFAULT_OPERATOR_RUNC_ROOT],
+        ...(o.root?.length && { runcRoots: o.root }),
         keepGenerations: keep >= 0 ? keep : config.gc.keepGenerations,
         maxBytes: max >= 0 ? max : config.gc.maxBytes,
         graceMs,

@@ -29,6 +29,11 @@ afterAll(async () => {
   await lab?.stop();
 });
 
+const emptyRoot = () => {
+  const d = join(lab.work, 'empty-root');
+  mkdirSync(d, { recursive: true });
+  return d;
+};
 const storeNames = (stateDir: string) => (existsSync(join(stateDir, 'store')) ? readdirSync(join(stateDir, 'store')).filter((n) => !n.startsWith('.')) : []);
 const tree = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).sort() : []);
 
@@ -242,10 +247,14 @@ describe('gc', () => {
     const held = await lockGc(stateDir, 'shared');
     const busy = await lab.cli(['gc', '--root', root, '--lock-timeout', '500ms'], { config: cfg });
     held.release();
+    // a runc root that does not exist would hide every container: refused
+    const noRoot = await lab.cli(['gc', '--root', join(lab.work, 'no-such-root')], { config: cfg });
+    expect(noRoot.exitCode).toBe(2);
+    expect(noRoot.stderr).toMatch(/runc root .*no-such-root does not exist; nothing removed/);
     expect(busy.exitCode).toBe(1);
     expect(busy.stderr).toMatch(/gc\.lock is held by another process/);
     // without the container, keep 0: everything goes
-    const all = await lab.cli(['gc', '--root', join(lab.work, 'empty-root'), '--keep-generations', '0', '--grace', '0', '--json'], { config: cfg });
+    const all = await lab.cli(['gc', '--root', emptyRoot(), '--keep-generations', '0', '--grace', '0', '--json'], { config: cfg });
     expect(JSON.parse(all.stdout)).toMatchObject({ keptPaths: 0 });
     expect(storeNames(stateDir)).toEqual([]);
     // and a pull brings it back
@@ -263,7 +272,7 @@ describe('gc', () => {
     let removed = 0;
     const gcLoop = (async () => {
       while (pulling) {
-        const r = await lab.cli(['gc', '--root', join(lab.work, 'empty-root'), '--keep-generations', '0', '--grace', '0', '--json'], { config: cfg });
+        const r = await lab.cli(['gc', '--root', emptyRoot(), '--keep-generations', '0', '--grace', '0', '--json'], { config: cfg });
         expect(r.exitCode, r.stderr).toBe(0);
         const j = JSON.parse(r.stdout) as { removePaths: unknown[]; busyPaths: unknown[]; removeEnvs: unknown[] };
         removed += j.removePaths.length - j.busyPaths.length + j.removeEnvs.length;
@@ -291,7 +300,7 @@ describe('gc', () => {
     // and once more with gc started together with a round of pulls
     for (let round = 0; round < 1; round++) {
       const [, ...more] = await Promise.all([
-        lab.cli(['gc', '--root', join(lab.work, 'empty-root'), '--keep-generations', '1', '--grace', '0'], { config: cfg }),
+        lab.cli(['gc', '--root', emptyRoot(), '--keep-generations', '1', '--grace', '0'], { config: cfg }),
         ...refs.map((ref) => lab.cli(['env', 'pull', ref, '--json'], { config: cfg })),
       ]);
       for (const p of more) expect(p.exitCode, p.stderr).toBe(0);
