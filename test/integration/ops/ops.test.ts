@@ -52,6 +52,14 @@ function assertRenderedEnvsComplete(stateDir: string): number {
   return inv.envs.length;
 }
 
+describe('exit codes', () => {
+  it('usage errors exit 2', async () => {
+    const cases = [['env'], ['env', 'frob'], ['gc', '--bogus'], ['frob'], ['doctor', '--timeout', 'x'], ['explain'], ['gc', '--grace', 'soon']];
+    const codes = await Promise.all(cases.map(async (c) => [c.join(' '), (await lab.cli(c)).exitCode]));
+    expect(Object.fromEntries(codes)).toEqual(Object.fromEntries(cases.map((c) => [c.join(' '), 2])));
+  });
+});
+
 describe('env pull / env ls', () => {
   it('env pull public-owner/hello realises the closure with progress lines and renders the run profile', async () => {
     const r = await lab.cli(['env', 'pull', 'public-owner/hello']);
