@@ -83,14 +83,15 @@ export function readRenderedEnvs(stateDir: string, usage: UsageRecord[] = listUs
     if (key.startsWith('.')) continue;
     const hostDir = join(stateDir, 'envs', key);
     let r;
+    let renderedAt: number;
     try {
       r = RenderJson.parse(JSON.parse(readFileSync(join(hostDir, 'render.json'), 'utf8')));
+      renderedAt = statSync(hostDir).mtimeMs;
     } catch {
-      continue; // not a finished render (renders appear by rename, complete)
+      continue; // not a finished render (renders appear by rename, complete), or removed meanwhile
     }
     const u = byKey.get(key);
     const paths = [...(r.packages ?? []).flatMap((p) => p.outputs.map((o) => o.storePath)), ...(u?.closure ?? [])];
-    const renderedAt = statSync(hostDir).mtimeMs;
     out.push({
       key,
       environment: r.environment,
