@@ -10,6 +10,7 @@ import { tryLockMany } from '../nix/lock.js';
 import { ensureStoreDirs, lockFileOf, metaDir, nodeStoreDir, removeUser, tmpDir } from '../nix/node-store.js';
 import { lockGc } from './gc-lock.js';
 import { type GcPlan, type GcPolicy, type InUse, planGc } from './gc-plan.js';
+import { pruneHubCache } from './hub-cache-gc.js';
 import { readInventory } from './inventory.js';
 import { KNOWN_RUNC_ROOTS, type RunningContainer, scanRuncRoots } from './running.js';
 import { listUsage, removeUsage } from './usage.js';
@@ -35,6 +36,8 @@ export interface GcResult extends GcPlan {
   freedBytes: number;
   /** stale temporary entries removed (interrupted renders and downloads) */
   tmpRemoved: number;
+  /** cached floxmeta commits no pointer names any more (one per `flox push`) */
+  hubCommitsRemoved: number;
 }
 
 export function inUseFrom(stateDir: string, containers: RunningContainer[]): { inUse: InUse; unknown: RunningContainer[] } {
@@ -89,7 +92,7 @@ export async function runGc(o: GcOptions): Promise<GcResult> {
     const policy: GcPolicy = { keepGenerations: o.keepGenerations, maxBytes: o.maxBytes, graceMs: o.graceMs, now: Date.now() };
     const inventory = readInventory(o.stateDir);
     const plan = planGc(inventory, inUse, policy);
-    const result: GcResult = { ...plan, dryRun: o.dryRun, containers: containers.length, busyPaths: [], freedBytes: 0, tmpRemoved: 0 };
+    const result: GcResult = { ...plan, dryRun: o.dryRun, containers: containers.length, busyPaths: [], freedBytes: 0, tmpRemoved: 0, hubCommitsRemoved: 0 };
     if (o.dryRun) return result;
 
     for (const e of plan.removeEnvs) {
@@ -133,6 +136,7 @@ export async function runGc(o: GcOptions): Promise<GcResult> {
     // no realise runs (gc lock): users can be dropped without racing addUser
     for (const d of plan.dropUsers) removeUser(o.stateDir, d.basename, d.user);
     result.tmpRemoved = removeStaleTmp(o.stateDir, policy.now - o.graceMs);
+    result.hubCommitsRemoved = pruneHubCache(o.stateDir, policy.now - o.graceMs);
     return result;
   } finally {
     lock.release();

@@ -34,6 +34,7 @@ export function formatGc(r: GcResult): string {
     `${verb} ${removed} store path(s), ${formatBytes(r.dryRun ? r.bytesBefore - r.bytesAfter : r.freedBytes)}; kept ${r.keptPaths} (${formatBytes(r.bytesAfter)}); ${r.containers} container(s) checked`,
   );
   if (r.dropUsers.length && !r.dryRun) lines.push(`forgot ${new Set(r.dropUsers.map((d) => d.user)).size} removed generation(s) in the metadata of kept paths`);
+  if (r.hubCommitsRemoved) lines.push(`removed ${r.hubCommitsRemoved} cached FloxHub commit${r.hubCommitsRemoved === 1 ? '' : 's'} no generation points at any more`);
   if (r.tmpRemoved) lines.push(`removed ${r.tmpRemoved} leftover temporary entr${r.tmpRemoved === 1 ? 'y' : 'ies'} of interrupted renders/downloads`);
   if (r.busyPaths.length) lines.push(`${r.busyPaths.length} path(s) locked by another process: left for the next gc`);
   if (r.overLimit) lines.push('still above gc.max-bytes: everything left is in use, recent or its newest generations');

@@ -73,7 +73,7 @@ describe('gc and explain output', () => {
         containers: 2,
         busyPaths: [],
         freedBytes: 0,
-        tmpRemoved: 0,
+        tmpRemoved: 0, hubCommitsRemoved: 0,
         removeEnvs: [{ key: 'k1', environment: 'o/hello', generation: 1, mode: 'run', reason: 'old-generation' }],
         keepEnvs: [{ key: 'k2', environment: 'o/hello', generation: 2, mode: 'run', reason: 'in-use' }],
         removePaths: [{ basename: `${'b'.repeat(32)}-hello`, bytes: 2048 }],
