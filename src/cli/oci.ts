@@ -3,7 +3,6 @@
 // nothing and exits like the delegate; on failure it reports once (--log JSON line + stderr),
 // exits 1 and never calls the delegate.
 import { join } from 'node:path';
-import { activate as defaultActivator } from '../activate/index.js';
 import type { Activator, ExecRecord } from '../activate/types.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -28,7 +27,7 @@ async function prepare(
   inv: RuncInvocation,
   config: Config,
   log: Logger,
-  deps: Required<OciDeps>,
+  deps: OciDeps & { env: NodeJS.ProcessEnv; cwd: string },
 ): Promise<{ execRecord?: { path: string; record: ExecRecord } }> {
   if (inv.command === 'create' || inv.command === 'run') {
     const bundle = bundleDir(inv, deps.cwd);
@@ -40,7 +39,9 @@ async function prepare(
       return {};
     }
     const started = performance.now();
-    const result = await deps.activator({
+    // the environment machinery is loaded only for containers that activate
+    const activator = deps.activator ?? (await import('../activate/index.js')).activate;
+    const result = await activator({
       request: decision.request,
       spec,
       bundle,
@@ -76,8 +77,8 @@ let bootMs = 0;
 
 export async function runOci(argv: string[], deps: OciDeps = {}): Promise<never> {
   bootMs = performance.now();
-  const full: Required<OciDeps> = {
-    activator: deps.activator ?? defaultActivator,
+  const full = {
+    ...deps,
     env: deps.env ?? process.env,
     cwd: deps.cwd ?? process.cwd(),
   };

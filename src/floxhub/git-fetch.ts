@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { FloxError } from '../errors.js';
 import { HubError, authHeader } from './smart-http.js';
 
@@ -33,6 +32,8 @@ function gitEnv(token: string | undefined, home: string): Record<string, string>
 }
 
 export async function fetchBranch(opts: { repoUrl: string; branch: string; token?: string; timeoutMs: number; tmpDir: string }): Promise<FetchedTree> {
+  // loaded only when a new commit is fetched: the warm path of every container start never needs it
+  const { execa } = await import('execa');
   const dir = await mkdtemp(join(opts.tmpDir, 'fetch-'));
   const env = gitEnv(opts.token, dir);
   const git = (args: string[], input?: string) =>
