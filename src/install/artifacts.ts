@@ -83,7 +83,12 @@ export function planArtifacts(opts: { hostRoot: string; installRoot: string; sou
   // chunks first, then the entry that names them, then the front end: a container start
   // sees either the old set or the new one, never an entry whose chunks are missing
   const fixed = new Set(ARTIFACTS.map((a) => a.rel));
-  const distFiles = listFiles(join(opts.source, 'dist')).map((f) => `dist/${f}`);
+  // V8 code caches are the runtime's own (written on first use, per Node): never copied, never
+  // "an older build" (artifactPaths still lists them, so uninstall removes them)
+  const isRuntimeCache = (f: string) => f.endsWith('.v8cache') || f.endsWith('.tmp');
+  const distFiles = listFiles(join(opts.source, 'dist'))
+    .filter((f) => !isRuntimeCache(f))
+    .map((f) => `dist/${f}`);
   for (const rel of distFiles.filter((f) => !fixed.has(f))) changes.push(file(rel, 0o644, 'runtime bundle chunk', true)!);
   for (const a of ARTIFACTS) {
     if (a.rel === NODE_PATH_SETTING && opts.node.kind !== 'none') {
@@ -100,7 +105,7 @@ export function planArtifacts(opts: { hostRoot: string; installRoot: string; sou
   }
   // chunks of an older build, last (their names carry content hashes)
   const wanted = new Set(distFiles);
-  for (const f of listFiles(hostPath(opts.hostRoot, join(opts.installRoot, 'dist')))) {
+  for (const f of listFiles(hostPath(opts.hostRoot, join(opts.installRoot, 'dist'))).filter((f) => !isRuntimeCache(f))) {
     const rel = `dist/${f}`;
     if (!wanted.has(rel)) changes.push({ path: dest(rel), before: readIfExists(dest(rel)), after: null, reason: 'chunk of an older build', summary: true });
   }
