@@ -9,13 +9,26 @@ export interface Lock {
   release(): void;
 }
 
-export async function acquireLock(file: string, signal?: AbortSignal): Promise<Lock> {
+export type LockMode = 'shared' | 'exclusive';
+
+export interface LockOptions {
+  mode?: LockMode;
+  signal?: AbortSignal;
+  /** give up (FloxError kind 'lock') when the lock is not free within this many ms */
+  timeoutMs?: number;
+}
+
+/** Waits for a flock(2) lock on `file` (exclusive by default), held until release(). */
+export async function acquireLock(file: string, signalOrOpts?: AbortSignal | LockOptions): Promise<Lock> {
+  const opts: LockOptions = signalOrOpts instanceof AbortSignal ? { signal: signalOrOpts } : (signalOrOpts ?? {});
+  const { signal, timeoutMs } = opts;
   signal?.throwIfAborted();
+  const args = [`--${opts.mode ?? 'exclusive'}`, ...(timeoutMs !== undefined ? ['--timeout', String(Math.max(0, timeoutMs) / 1000)] : []), '3'];
   // libuv opens with O_CLOEXEC, so this descriptor leaks into no other child
   const fd = openSync(file, 'a', 0o600);
   try {
     await new Promise<void>((resolve, reject) => {
-      const child = spawn('flock', ['--exclusive', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+      const child = spawn('flock', args, { stdio: ['ignore', 'ignore', 'pipe', fd] });
       let stderr = '';
       child.stderr?.on('data', (d: Buffer) => void (stderr += d.toString()));
       const onAbort = () => child.kill('SIGKILL');
@@ -28,6 +41,7 @@ export async function acquireLock(file: string, signal?: AbortSignal): Promise<L
         signal?.removeEventListener('abort', onAbort);
         if (code === 0) resolve();
         else if (signal?.aborted) reject(signal.reason);
+        else if (code === 1 && timeoutMs !== undefined) reject(new FloxError('lock', `${file} is held by another process (waited ${timeoutMs} ms)`));
         else reject(new FloxError('store', `cannot lock ${file}: flock exited with ${code}: ${stderr.trim()}`));
       });
     });

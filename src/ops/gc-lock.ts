@@ -3,43 +3,17 @@
 // activation (paths found present but not yet rendered), and activations never see a path
 // vanish under them. Same mechanism as src/nix/lock.ts: util-linux flock locks our own open
 // file description (fd 3), so the kernel drops the lock if we die.
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FloxError } from '../errors.js';
-import type { Lock } from '../nix/lock.js';
+import { acquireLock, type Lock, type LockMode } from '../nix/lock.js';
 
-export type LockMode = 'shared' | 'exclusive';
+export type { LockMode } from '../nix/lock.js';
 
 export const gcLockFile = (stateDir: string): string => join(stateDir, 'nix', 'locks', 'gc.lock');
 
 /** Waits for the lock; with timeoutMs, fails with kind 'lock' when it is not free in time. */
-export async function acquireModeLock(file: string, mode: LockMode, timeoutMs?: number): Promise<Lock> {
-  const fd = openSync(file, 'a', 0o600);
-  const args = [`--${mode}`, ...(timeoutMs !== undefined ? ['--timeout', String(Math.max(0, timeoutMs) / 1000)] : []), '3'];
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn('flock', args, { stdio: ['ignore', 'ignore', 'pipe', fd] });
-      let stderr = '';
-      child.stderr?.on('data', (d: Buffer) => void (stderr += d.toString()));
-      child.on('error', (e) => reject(new FloxError('store', `cannot lock ${file}: running flock failed (${e.message}); util-linux flock must be installed`)));
-      child.on('close', (code) => {
-        if (code === 0) resolve();
-        else if (code === 1 && timeoutMs !== undefined) reject(new FloxError('lock', `${file} is held by another process (waited ${timeoutMs} ms)`));
-        else reject(new FloxError('store', `cannot lock ${file}: flock exited with ${code}: ${stderr.trim()}`));
-      });
-    });
-  } catch (e) {
-    closeSync(fd);
-    throw e;
-  }
-  let held = true;
-  return {
-    release() {
-      if (held) closeSync(fd);
-      held = false;
-    },
-  };
+export function acquireModeLock(file: string, mode: LockMode, timeoutMs?: number): Promise<Lock> {
+  return acquireLock(file, { mode, ...(timeoutMs !== undefined && { timeoutMs }) });
 }
 
 export async function lockGc(stateDir: string, mode: LockMode, timeoutMs?: number): Promise<Lock> {
