@@ -79,9 +79,10 @@ export interface Containerd {
 const LAUNCH = 'for f in /proc/$$/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-" 2>/dev/null;; esac; done; exec setsid env -i "$@"';
 
 /** containerd in its own session (setsid) with a clean environment (env -i) and only fds 0-2. */
-export async function startContainerd(config: string, socket: string, log: string): Promise<Containerd> {
+export async function startContainerd(config: string, socket: string, log: string, env: Record<string, string> = {}): Promise<Containerd> {
   const fd = openSync(log, 'a');
-  const proc = spawn('/bin/bash', ['-c', LAUNCH, 'flox-install-launch', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'containerd', '--config', config], {
+  const extra = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  const proc = spawn('/bin/bash', ['-c', LAUNCH, 'flox-install-launch', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', ...extra, 'containerd', '--config', config], {
     stdio: ['ignore', fd, fd],
     env: {},
   });
