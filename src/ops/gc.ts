@@ -9,7 +9,7 @@ import { FloxError } from '../errors.js';
 import { tryLockMany } from '../nix/lock.js';
 import { ensureStoreDirs, lockFileOf, metaDir, nodeStoreDir, removeUser, tmpDir } from '../nix/node-store.js';
 import { lockGc } from './gc-lock.js';
-import { type GcPlan, type GcPolicy, type InUse, planGc } from './gc-plan.js';
+import { type GcPlan, type GcPolicy, type InUse, genId, planGc } from './gc-plan.js';
 import { pruneHubCache } from './hub-cache-gc.js';
 import { readInventory } from './inventory.js';
 import { KNOWN_RUNC_ROOTS, type RunningContainer, scanRuncRoots } from './running.js';
@@ -136,7 +136,8 @@ export async function runGc(o: GcOptions): Promise<GcResult> {
     // no realise runs (gc lock): users can be dropped without racing addUser
     for (const d of plan.dropUsers) removeUser(o.stateDir, d.basename, d.user);
     result.tmpRemoved = removeStaleTmp(o.stateDir, policy.now - o.graceMs);
-    result.hubCommitsRemoved = pruneHubCache(o.stateDir, policy.now - o.graceMs);
+    const keptGenerations = new Set(plan.keepEnvs.map((e) => genId(e.environment, e.generation)));
+    result.hubCommitsRemoved = pruneHubCache(o.stateDir, policy.now - o.graceMs, keptGenerations);
     return result;
   } finally {
     lock.release();

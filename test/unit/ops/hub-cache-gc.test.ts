@@ -25,9 +25,17 @@ describe('pruneHubCache', () => {
     writeFileSync(join(env, 'pins', '1.json'), JSON.stringify({ commit: 'b'.repeat(40), anonymous: true }));
     writeFileSync(join(env, 'pins', '2.json'), '{torn');
 
-    expect(pruneHubCache(state, Date.now() - 10 * 60_000)).toBe(1);
+    const old = (p: string) => utimesSync(p, (Date.now() - 2 * hour) / 1000, (Date.now() - 2 * hour) / 1000);
+    old(join(env, 'pins', '1.json'));
+    old(join(env, 'pins', '2.json'));
+    const keep = new Set(['public-owner/hello:1']);
+    expect(pruneHubCache(state, Date.now() - 10 * 60_000, keep)).toBe(1);
     expect(readdirSync(join(env, 'commits')).sort()).toEqual(['a'.repeat(40), 'b'.repeat(40), 'd'.repeat(40)]);
-    expect(pruneHubCache(state, Date.now() - 10 * 60_000)).toBe(0);
+    // generation 2's pin was not kept and is old: gone; generation 1 is kept
+    expect(readdirSync(join(env, 'pins')).sort()).toEqual(['1.json']);
+    // once generation 1 is no longer kept, its pin goes and then its commit
+    expect(pruneHubCache(state, Date.now() - 10 * 60_000, new Set())).toBe(1);
+    expect(readdirSync(join(env, 'commits')).sort()).toEqual(['a'.repeat(40), 'd'.repeat(40)]);
   });
 
   it('does nothing without a FloxHub cache', () => {
