@@ -241,8 +241,9 @@ describe('gc', () => {
     // generation 2 is forgotten in the metadata of the paths it shared with the kept ones
     expect(readInventory(stateDir).paths.flatMap((p) => p.users).filter((u) => u === 'public-owner/multi:2')).toEqual([]);
     const ls = JSON.parse((await lab.cli(['env', 'ls', '--json'], { config: cfg })).stdout) as Array<{ generation: number; rendered: boolean; closurePaths: number }>;
-    // still resolved here (FloxHub cache), but nothing on disk
-    expect(ls.find((r) => r.generation === 2)).toMatchObject({ rendered: false, closurePaths: 0 });
+    // nothing of generation 2 is left: no render, no paths, and its FloxHub pin went with them
+    expect(ls.find((r) => r.generation === 2)).toBeUndefined();
+    expect(ls.find((r) => r.generation === 1)).toMatchObject({ rendered: true });
     // leftovers of an interrupted render and download go too (no activation holds the lock)
     mkdirSync(join(stateDir, 'envs', '.tmp-abc-hello-1-run-123-beef'), { recursive: true });
     mkdirSync(join(stateDir, 'store', '.tmp', `${hello2}.999.x`), { recursive: true });
