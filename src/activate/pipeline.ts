@@ -5,14 +5,13 @@ import { accessSync, constants as fsConstants, mkdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { FloxError } from '../errors.js';
 import { ENV_MOUNT, planActivation, renderEnvironment, selectPackages, storePathsOf, CACHE_MOUNT, STATE_DIR } from '../env/index.js';
-import { pickToken, resolveEnvironment } from '../floxhub/index.js';
+import { pickToken, podTokenFileFromMounts, resolveEnvironment } from '../floxhub/index.js';
 import { applyModifiers, modifiersFor, NIX_STORE } from '../inject/modifiers.js';
 import type { InjectionPlan } from '../inject/types.js';
 import { nodeStoreDir, realiseClosure, realiseWithHostNix, type RealiseResult } from '../nix/index.js';
 import { formatEnvironmentRef } from '../pod/environment-ref.js';
 import { describeContainer } from '../pod/request.js';
 import { resolveInView, type View } from './container-paths.js';
-import { podTokenFile } from './secret.js';
 import { closureOnNode, plannedRender } from '../ops/dry-run.js';
 import { holdGcShared, type PendingLock } from '../ops/gc-lock.js';
 import { resolveFromCache } from '../ops/offline-resolve.js';
@@ -101,7 +100,7 @@ async function activate(input: ActivationInput, envRef: string, gc?: PendingLock
   const t = phaseTimer();
   const stateDir = config.runtime.stateDir;
 
-  const token = pickToken({ podTokenFile: podTokenFile(spec), configTokenFile: config.floxhub.tokenFile || undefined });
+  const token = pickToken({ podTokenFile: podTokenFileFromMounts(spec.mounts), configTokenFile: config.floxhub.tokenFile || undefined });
   const resolved = dryRun?.offline ? await resolveFromCache(request.environment, { gitUrl: config.floxhub.gitUrl, stateDir }) : await resolveEnvironment(request.environment, {
     gitUrl: config.floxhub.gitUrl,
     stateDir,

@@ -78,6 +78,3 @@ export function saveSpecFile(path: string, spec: OciSpec): void {
   writeFileAtomic(path, serializeSpec(spec), { errorKind: 'spec' });
 }
 
-export function specEnv(spec: OciSpec): string[] {
-  return spec.process?.env ?? [];
-}

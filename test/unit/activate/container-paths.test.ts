@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveInView } from '../../../src/activate/container-paths.js';
-import { podTokenFile } from '../../../src/activate/secret.js';
+import { podTokenFileFromMounts } from '../../../src/floxhub/token.js';
+
+const podTokenFile = (spec: { mounts: Array<{ destination: string; source: string; type: string }> }) => podTokenFileFromMounts(spec.mounts);
 
 describe('resolveInView', () => {
   const t = mkdtempSync(join(tmpdir(), 'view-'));
