@@ -3,6 +3,7 @@
 // Done in-process: spawning `git ls-remote` costs ~40 ms, this ~2-5 ms (see scripts/bench/env.mjs).
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { extraCaOptions } from '../net/extra-ca.js';
 
 export type HubFailure = 'auth' | 'not-found' | 'unreachable' | 'protocol';
 
@@ -38,7 +39,8 @@ interface Answer {
 
 function get(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', headers }, (res: IncomingMessage) => {
+    const https = url.protocol === 'https:';
+    const req = (https ? httpsRequest : httpRequest)(url, { method: 'GET', headers, ...(https && extraCaOptions()) }, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

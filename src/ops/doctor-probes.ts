@@ -3,6 +3,7 @@
 import { accessSync, constants, existsSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { extraCaOptions } from '../net/extra-ca.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
@@ -44,7 +45,8 @@ export function probeHttp(url: string, timeoutMs: number, maxBody = 64 * 1024): 
       resolve({ error: `invalid URL ${url}` });
       return;
     }
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { method: 'GET', timeout: timeoutMs, headers: { 'user-agent': 'flox-runtime-doctor' } }, (res) => {
+    const https = u.protocol === 'https:';
+    const req = (https ? httpsRequest : httpRequest)(u, { method: 'GET', timeout: timeoutMs, headers: { 'user-agent': 'flox-runtime-doctor' }, ...(https && extraCaOptions()) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

@@ -236,6 +236,17 @@ describe('through Node', () => {
     expect(existsSync(marker)).toBe(true);
   });
 
+  it('hands NODE_EXTRA_CA_CERTS to the runtime as FLOX_RUNTIME_EXTRA_CA_CERTS (Node would load it at start-up)', () => {
+    const dump = join(work, 'node-env');
+    const fakeNode = join(work, 'env-node');
+    writeFileSync(fakeNode, `#!/bin/sh\nenv >"${dump}"\n`, { mode: 0o755 });
+    const r = run(['version'], { env: { FLOX_RUNTIME_NODE: fakeNode, NODE_EXTRA_CA_CERTS: '/etc/corp-ca.pem' } });
+    expect(r.status, r.stderr).toBe(0);
+    const env = readFileSync(dump, 'utf8');
+    expect(env).toMatch(/^FLOX_RUNTIME_EXTRA_CA_CERTS=\/etc\/corp-ca\.pem$/m);
+    expect(env).not.toMatch(/^NODE_EXTRA_CA_CERTS=/m);
+  });
+
   it('delegate from the config: a multi-line array, first existing wins', () => {
     const cfg = join(work, 'multi.toml');
     writeFileSync(cfg, `[floxhub]\ndelegate = ["nope"]\n[runtime]\ndelegate = [\n  "/nonexistent/crun",\n  "${join(fakeBin, 'runc')}",\n]\n`);

@@ -1,0 +1,32 @@
+// Extra CA certificates for HTTPS to FloxHub and binary caches, loaded on first use.
+// Node 20 reads NODE_EXTRA_CA_CERTS eagerly at start-up: ~90 ms with a full CA bundle, in the
+// start path of every container, even one whose environment is cached and needs no TLS. So the
+// sh front end hands the file over as FLOX_RUNTIME_EXTRA_CA_CERTS instead, and the first HTTPS
+// request reads it here. Same meaning as Node's: Node's own roots plus these; an unreadable
+// file is ignored (with one warning), as Node does.
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+
+export const EXTRA_CA_ENV = 'FLOX_RUNTIME_EXTRA_CA_CERTS';
+
+let loaded: { ca?: string[] } | undefined;
+
+/** TLS options to spread into an https request or Agent: `{ ca }` when extra CAs are set, else `{}`. */
+export function extraCaOptions(env: NodeJS.ProcessEnv = process.env): { ca?: string[] } {
+  if (loaded) return loaded;
+  const file = env[EXTRA_CA_ENV];
+  loaded = {};
+  if (file) {
+    try {
+      loaded = { ca: [...rootCertificates, readFileSync(file, 'utf8')] };
+    } catch (e) {
+      process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
+    }
+  }
+  return loaded;
+}
+
+/** For tests: forget what was loaded. */
+export function resetExtraCa(): void {
+  loaded = undefined;
+}
