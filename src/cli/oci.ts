@@ -67,7 +67,7 @@ async function prepare(
     const record = readExecRecord(execRecordPath(inv.globals.root, inv.id));
     if (!record) return {};
     const processSpec = loadSpecFile(inv.processFile) as { args?: string[]; env?: string[] };
-    writeFileAtomic(inv.processFile, serializeSpec(applyExecRecord(processSpec, record)), { mode: 0o600, errorKind: 'spec' });
+    writeFileAtomic(inv.processFile, serializeSpec(applyExecRecord(processSpec, record)), { mode: 0o600, errorKind: 'spec', durable: false });
     log.debug('exec joins the environment', { id: inv.id, environment: record.environment });
   }
   return {};

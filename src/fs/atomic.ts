@@ -2,7 +2,8 @@
 // rename is atomic), fsynced, given the old file's mode and owner, renamed over it, then the
 // directory fsynced. A crash, containerd or a concurrent reader sees the old file or the new
 // one, never a mix. Every writer of state or config in the runtime goes through here.
-import { randomBytes } from 'node:crypto';
+// Files that do not outlive the machine's uptime (a container's config.json and exec process
+// file under /run, runc's state) skip the fsyncs: atomic still, durable pointlessly.
 import { closeSync, fchownSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FloxError, type FloxErrorKind } from '../errors.js';
@@ -15,7 +16,11 @@ export interface AtomicWriteOptions {
   mkdir?: boolean;
   /** The FloxError kind to report failures as. */
   errorKind?: FloxErrorKind;
+  /** fsync the file and its directory (default true); false for files a reboot discards anyway */
+  durable?: boolean;
 }
+
+let tmpSeq = 0;
 
 function existing(path: string): { mode: number; uid: number; gid: number } | undefined {
   let fd: number;
@@ -51,7 +56,8 @@ export function writeFileAtomic(path: string, content: string | Buffer, opts: At
   if (opts.mkdir) mkdirSync(dir, { recursive: true, mode: 0o755 });
   const old = existing(path);
   const mode = opts.forceMode || !old ? (opts.mode ?? 0o644) : old.mode;
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // pid + sequence: unique among live writers; 'wx' below refuses a leftover of a dead one
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${++tmpSeq}.${Date.now().toString(36)}.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx', mode);
@@ -59,7 +65,7 @@ export function writeFileAtomic(path: string, content: string | Buffer, opts: At
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     if (old && !opts.forceMode && process.getuid?.() === 0) fchownSync(fd, old.uid, old.gid);
-    fsyncSync(fd);
+    if (opts.durable !== false) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, path);
@@ -72,5 +78,5 @@ export function writeFileAtomic(path: string, content: string | Buffer, opts: At
     }
     throw new FloxError(kind, `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   }
-  fsyncDir(dir);
+  if (opts.durable !== false) fsyncDir(dir);
 }

@@ -25,7 +25,7 @@ export function execRecordPath(root: string | undefined, id: string): string {
 }
 
 export function writeExecRecord(path: string, record: ExecRecord): void {
-  writeFileAtomic(path, `${JSON.stringify(record)}\n`, { mode: 0o600, errorKind: 'spec' });
+  writeFileAtomic(path, `${JSON.stringify(record)}\n`, { mode: 0o600, errorKind: 'spec', durable: false });
 }
 
 export function readExecRecord(path: string): ExecRecord | undefined {

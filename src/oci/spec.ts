@@ -75,6 +75,6 @@ export function loadSpecFile(path: string): OciSpec {
 }
 
 export function saveSpecFile(path: string, spec: OciSpec): void {
-  writeFileAtomic(path, serializeSpec(spec), { errorKind: 'spec' });
+  writeFileAtomic(path, serializeSpec(spec), { errorKind: 'spec', durable: false });
 }
 
