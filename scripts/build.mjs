@@ -42,6 +42,19 @@ await build({
   define: { __FLOX_RUNTIME_VERSION__: JSON.stringify(version) },
   logLevel: 'warning',
 });
+// ...and the small CommonJS entry bin/flox-runtime runs for it (no ES module loader at all)
+await build({
+  entryPoints: ['src/cli/oci-main.ts'],
+  outfile: `${out}/oci-main.cjs`,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
 chmodSync(`${out}/flox-runtime.mjs`, 0o755);
 if (existsSync('dist')) renameSync('dist', old);
 renameSync(out, 'dist');

@@ -171,6 +171,18 @@ describe('through Node', () => {
     expect(sha(join(b, 'config.json'))).toBe(before);
   });
 
+  it('a create that activates runs the CommonJS OCI entry (no ES module loader); operator commands the ESM one', () => {
+    const argvLog = join(work, 'node-argv');
+    const fakeNode = join(work, 'argv-node');
+    writeFileSync(fakeNode, `#!/bin/sh\necho "$1" >>"${argvLog}"\nexec "${process.execPath}" "$@"\n`, { mode: 0o755 });
+    const b = bundle('containerd-1.6-build', (a) => {
+      a['flox.dev/activate-mode'] = 'fast';
+    });
+    expect(run(shim(b, ['create', '--bundle', b, ID]), { env: { FLOX_RUNTIME_NODE: fakeNode } }).status).toBe(1);
+    expect(run(['version'], { env: { FLOX_RUNTIME_NODE: fakeNode } }).status).toBe(0);
+    expect(readFileSync(argvLog, 'utf8').trim().split('\n')).toEqual([join(DIST, '../oci-main.cjs'), DIST].map((p) => p.replace(`${REPO}/`, `${REPO}/bin/../`)));
+  });
+
   it('CRI-O (no --log): the error goes to stderr only', () => {
     const b = bundle('crio-1.30-build', (a) => {
       a['flox.dev/environment'] = 'not-valid';
