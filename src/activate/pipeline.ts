@@ -107,6 +107,7 @@ async function activate(input: ActivationInput, envRef: string, gc?: PendingLock
     ...(token.token !== undefined && { token: token.token }),
     timeoutMs: config.floxhub.timeoutMs,
     log,
+    ...(input.headCheck && { headCheck: input.headCheck }),
   });
   t.mark('resolve');
 

@@ -2,6 +2,7 @@
 // validated request and the loaded spec; activation returns the modified spec and what a later
 // `exec` into the same container needs to join the environment.
 import type { Config } from '../config/schema.js';
+import type { HeadCheck } from '../floxhub/head-check.js';
 import type { Logger } from '../log/logger.js';
 import type { OciSpec } from '../oci/spec.js';
 import type { PodRequest } from '../pod/request.js';
@@ -13,6 +14,8 @@ export interface ActivationInput {
   containerId?: string;
   config: Config;
   log: Logger;
+  /** the FloxHub head check, already sent by the caller (early-head-check.ts) */
+  headCheck?: HeadCheck;
   /** explain: plan only; realise and render nothing (offline: resolve from the node cache only) */
   dryRun?: { offline: boolean };
 }

@@ -39,7 +39,9 @@ async function prepare(
       return {};
     }
     const started = performance.now();
-    // the environment machinery is loaded only for containers that activate
+    // the FloxHub round trip first, then (overlapping it) the environment machinery, which is
+    // loaded only for containers that activate
+    const headCheck = deps.activator ? undefined : await (await import('../activate/early-head-check.js')).sendHeadCheck(decision.request, spec, config);
     const activator = deps.activator ?? (await import('../activate/index.js')).activate;
     const result = await activator({
       request: decision.request,
@@ -48,6 +50,7 @@ async function prepare(
       ...(inv.id !== undefined && { containerId: inv.id }),
       config,
       log,
+      ...(headCheck && { headCheck }),
     });
     saveSpecFile(specPath, result.spec);
     // bootMs: Node's own start and module loading before we ran (timeOrigin is process start)

@@ -13,12 +13,14 @@ import { type FetchedTree, fetchBranch } from './git-fetch.js';
 import { LockError, type Lockfile, parseLockfile } from './lockfile.js';
 import { type Manifest, ManifestError, parseManifestToml } from './manifest.js';
 import { type GenerationsMetadata, MetadataError, parseMetadata } from './metadata.js';
+import { floxmetaUrl, type HeadCheck } from './head-check.js';
 import { HubError, listRefs } from './smart-http.js';
 
 export type { EnvironmentRef } from '../pod/environment-ref.js';
 export type { Manifest } from './manifest.js';
 export type { Lockfile, LockEntry } from './lockfile.js';
 export { pickToken, podTokenFileFromMounts, readTokenFile, POD_TOKEN_KEY, POD_TOKEN_MOUNT } from './token.js';
+export { startHeadCheck, type HeadCheck } from './head-check.js';
 
 export interface ResolveOptions {
   gitUrl: string;
@@ -26,6 +28,8 @@ export interface ResolveOptions {
   token?: string;
   timeoutMs: number;
   log: Logger;
+  /** the head check, already sent (startHeadCheck); used when it asked the same repository with the same token */
+  headCheck?: HeadCheck;
 }
 
 export interface ResolvedEnvironment {
@@ -59,7 +63,7 @@ function validRef(ref: EnvironmentRef): EnvironmentRef {
 export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOptions): Promise<ResolvedEnvironment> {
   const ref = validRef(refIn);
   const shown = formatEnvironmentRef(ref);
-  const repoUrl = `${opts.gitUrl.replace(/\/+$/, '')}/${ref.owner}/floxmeta`;
+  const repoUrl = floxmetaUrl(opts.gitUrl, ref.owner);
   const dir = envCacheDir(opts.stateDir, opts.gitUrl, ref.owner, ref.name);
   const log = opts.log.child({ environment: shown });
   // a token-fetched entry serves only the same token again: any token is not the right one
@@ -81,7 +85,8 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
   // 2. ask the hub for the branch head
   let head: string | undefined;
   try {
-    const refs = await listRefs(repoUrl, { token: opts.token, timeoutMs: opts.timeoutMs });
+    const early = opts.headCheck;
+    const refs = await (early && early.repoUrl === repoUrl && early.token === opts.token ? early.refs : listRefs(repoUrl, { token: opts.token, timeoutMs: opts.timeoutMs }));
     head = refs.get(`refs/heads/${ref.name}`);
     if (!head) throw notFound(shown, repoUrl, opts.token !== undefined, `the owner's floxmeta repository has no branch "${ref.name}"`);
   } catch (e) {

@@ -2,7 +2,6 @@
 // (git smart HTTP, protocol v0 ref advertisement) to learn the head of the environment's branch.
 // Done in-process: spawning `git ls-remote` costs ~40 ms, this ~2-5 ms (see scripts/bench/env.mjs).
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { extraCaOptions } from '../net/extra-ca.js';
 
 export type HubFailure = 'auth' | 'not-found' | 'unreachable' | 'protocol';
@@ -21,6 +20,8 @@ export interface HttpOptions {
   token?: string;
   timeoutMs: number;
   userAgent?: string;
+  /** called once the first request is fully written (see head-check.ts) */
+  onSent?: () => void;
 }
 
 /** HTTP Basic `oauth:<token>` as Flox's git credential helper sends; no header when anonymous. */
@@ -37,10 +38,13 @@ interface Answer {
   location?: string;
 }
 
-function get(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<Answer> {
+async function get(url: URL, headers: Record<string, string>, timeoutMs: number, onSent?: () => void): Promise<Answer> {
+  const https = url.protocol === 'https:';
+  // node:https (and TLS) load only for an https hub: ~6 ms of a container start otherwise
+  const request = https ? (await import('node:https')).request : httpRequest;
+  const tls = https ? await extraCaOptions() : {};
   return new Promise((resolve, reject) => {
-    const https = url.protocol === 'https:';
-    const req = (https ? httpsRequest : httpRequest)(url, { method: 'GET', headers, ...(https && extraCaOptions()) }, (res: IncomingMessage) => {
+    const req = request(url, { method: 'GET', headers, ...tls }, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -51,6 +55,7 @@ function get(url: URL, headers: Record<string, string>, timeoutMs: number): Prom
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), location: res.headers.location }));
       res.on('error', reject);
     });
+    if (onSent) req.once('finish', onSent);
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();
@@ -98,7 +103,7 @@ export async function listRefs(repoUrl: string, opts: HttpOptions): Promise<Map<
   let auth = authHeader(opts.token);
   for (let hops = 0; ; hops++) {
     try {
-      res = await get(target, { ...auth, 'user-agent': opts.userAgent ?? 'flox-runtime', accept: '*/*' }, opts.timeoutMs);
+      res = await get(target, { ...auth, 'user-agent': opts.userAgent ?? 'flox-runtime', accept: '*/*' }, opts.timeoutMs, hops === 0 ? opts.onSent : undefined);
     } catch (e) {
       throw new HubError('unreachable', (e as Error).message);
     }

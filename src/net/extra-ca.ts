@@ -5,20 +5,21 @@
 // request reads it here. Same meaning as Node's: Node's own roots plus these; an unreadable
 // file is ignored (with one warning), as Node does.
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 
 export const EXTRA_CA_ENV = 'FLOX_RUNTIME_EXTRA_CA_CERTS';
 
 let loaded: { ca?: string[] } | undefined;
 
 /** TLS options to spread into an https request or Agent: `{ ca }` when extra CAs are set, else `{}`. */
-export function extraCaOptions(env: NodeJS.ProcessEnv = process.env): { ca?: string[] } {
+export async function extraCaOptions(env: NodeJS.ProcessEnv = process.env): Promise<{ ca?: string[] }> {
   if (loaded) return loaded;
   const file = env[EXTRA_CA_ENV];
   loaded = {};
   if (file) {
     try {
-      loaded = { ca: [...rootCertificates, readFileSync(file, 'utf8')] };
+      const extra = readFileSync(file, 'utf8');
+      // node:tls only now: an http hub never loads it
+      loaded = { ca: [...(await import('node:tls')).rootCertificates, extra] };
     } catch (e) {
       process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
     }

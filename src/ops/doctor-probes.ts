@@ -36,7 +36,8 @@ export interface HttpProbe {
 }
 
 /** One GET, bounded in time and body size; never throws. */
-export function probeHttp(url: string, timeoutMs: number, maxBody = 64 * 1024): Promise<HttpProbe> {
+export async function probeHttp(url: string, timeoutMs: number, maxBody = 64 * 1024): Promise<HttpProbe> {
+  const tls = url.startsWith('https:') ? await extraCaOptions() : {};
   return new Promise((resolve) => {
     let u: URL;
     try {
@@ -46,7 +47,7 @@ export function probeHttp(url: string, timeoutMs: number, maxBody = 64 * 1024): 
       return;
     }
     const https = u.protocol === 'https:';
-    const req = (https ? httpsRequest : httpRequest)(u, { method: 'GET', timeout: timeoutMs, headers: { 'user-agent': 'flox-runtime-doctor' }, ...(https && extraCaOptions()) }, (res) => {
+    const req = (https ? httpsRequest : httpRequest)(u, { method: 'GET', timeout: timeoutMs, headers: { 'user-agent': 'flox-runtime-doctor' }, ...(https && tls) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FloxError } from '../../../src/errors.js';
-import { type ResolveOptions, resolveEnvironment } from '../../../src/floxhub/index.js';
+import { type ResolveOptions, resolveEnvironment, startHeadCheck } from '../../../src/floxhub/index.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { startTestHub, type TestHub } from '../../support/hub.js';
 
@@ -90,6 +90,47 @@ describe('live and pinned generations', () => {
     // the pinned old generation still resolves, from the cache
     const pinned = await resolveEnvironment({ owner: 'public-owner', name: 'hello', generation: 1 }, o);
     expect(pinned).toMatchObject({ generation: 1, fromCache: true });
+  });
+});
+
+describe('the head check sent early (before the activation code loads)', () => {
+  it('is the one ref request of a warm resolve; its answer picks the generation', async () => {
+    const o = opts();
+    const first = await resolveEnvironment({ owner: 'public-owner', name: 'multi' }, o);
+    hub.resetRequests();
+    const headCheck = startHeadCheck(hub.gitUrl, 'public-owner', { timeoutMs: 5000 });
+    await headCheck.sent;
+    expect(hub.requests()).toBeLessThanOrEqual(1);
+    const r = await resolveEnvironment({ owner: 'public-owner', name: 'multi' }, { ...o, headCheck });
+    expect(r).toMatchObject({ commit: first.commit, generation: first.generation, fromCache: true });
+    expect(hub.requests()).toBe(1);
+  });
+
+  it('asked with another token (or another owner) it is not used: resolve asks itself', async () => {
+    const o = opts();
+    await resolveEnvironment({ owner: 'public-owner', name: 'multi' }, o);
+    for (const [owner, token] of [['public-owner', 'someone-else'], ['private-owner', undefined]] as const) {
+      const headCheck = startHeadCheck(hub.gitUrl, owner, { token, timeoutMs: 5000 });
+      await headCheck.refs.catch(() => {});
+      hub.resetRequests();
+      await resolveEnvironment({ owner: 'public-owner', name: 'multi' }, { ...o, headCheck });
+      expect(hub.requests()).toBe(1);
+    }
+  });
+
+  it('its failure is handled like resolve\'s own: hub down falls back to the cached generation', async () => {
+    const o = opts();
+    const before = await resolveEnvironment({ owner: 'public-owner', name: 'static' }, o);
+    hub.setDown('503');
+    try {
+      const headCheck = startHeadCheck(hub.gitUrl, 'public-owner', { timeoutMs: 5000 });
+      await headCheck.sent;
+      const r = await resolveEnvironment({ owner: 'public-owner', name: 'static' }, { ...o, headCheck });
+      expect(r).toMatchObject({ fromCache: true, commit: before.commit });
+      expect(r.staleReason).toMatch(/503/);
+    } finally {
+      hub.setDown('');
+    }
   });
 });
 
