@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { FloxError } from '../errors.js';
+import { deferred } from './limit.js';
 
 export interface Lock {
   release(): void;
@@ -66,46 +67,84 @@ export async function acquireLock(file: string, signalOrOpts?: AbortSignal | Loc
 const BATCH = 200;
 
 export async function tryLockMany(files: string[]): Promise<(Lock | undefined)[]> {
+  const settled = await Promise.allSettled(tryLockEach(files));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    for (const s of settled) if (s.status === 'fulfilled') s.value?.release();
+    throw failed.reason;
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<Lock | undefined>).value);
+}
+
+/**
+ * tryLockMany, one promise per file, each settled as soon as the child has tried that file (a
+ * caller can start on the first path while the child is still locking the others). A lock a
+ * promise resolved with is the caller's to release, even if a later file fails.
+ */
+export function tryLockEach(files: string[]): Promise<Lock | undefined>[] {
   if (!files.length) return [];
   // stay well inside the fd limit of one child; batches run one after another
   if (files.length > BATCH) {
-    const out: (Lock | undefined)[] = [];
-    for (let i = 0; i < files.length; i += BATCH) out.push(...(await tryLockMany(files.slice(i, i + BATCH))));
-    return out;
+    const first = tryLockEach(files.slice(0, BATCH));
+    const rest = Promise.allSettled(first).then(() => tryLockEach(files.slice(BATCH)));
+    return [...first, ...files.slice(BATCH).map((_, i) => rest.then((r) => r[i]!))];
   }
-  const fds = files.map((f) => openSync(f, 'a', 0o600));
-  const got = new Set<number>();
+  const pending = files.map(() => deferred<Lock | undefined>());
+  const fds: number[] = [];
   try {
-    await new Promise<void>((resolve, reject) => {
-      // fd 3.. in the child are our descriptors; it prints the ones it locked
-      const script = 'i=3; for f in "$@"; do if flock --nonblock --exclusive "$i"; then echo "$i"; fi; i=$((i+1)); done';
-      const child = spawn('sh', ['-c', script, 'sh', ...files.map(() => '')], { stdio: ['ignore', 'pipe', 'pipe', ...fds] });
-      let out = '';
-      let err = '';
-      child.stdout?.on('data', (d: Buffer) => void (out += d.toString()));
-      child.stderr?.on('data', (d: Buffer) => void (err += d.toString()));
-      child.on('error', (e) => reject(new FloxError('store', `cannot lock store paths: ${e.message}; util-linux flock must be installed`)));
-      child.on('close', (code) => {
-        if (code !== 0) return reject(new FloxError('store', `cannot lock store paths: sh exited with ${code}: ${err.trim()}`));
-        for (const l of out.split('\n').filter(Boolean)) got.add(Number(l) - 3);
-        resolve();
-      });
-    });
+    for (const f of files) fds.push(openSync(f, 'a', 0o600));
   } catch (e) {
     for (const fd of fds) closeSync(fd);
-    throw e;
+    for (const p of pending) p.reject(e);
+    return pending.map((p) => p.promise);
   }
-  return fds.map((fd, i) => {
-    if (!got.has(i)) {
+  const settled = new Set<number>();
+  const settle = (i: number, locked: boolean) => {
+    if (settled.has(i) || i < 0 || i >= fds.length) return;
+    settled.add(i);
+    const fd = fds[i]!;
+    if (!locked) {
       closeSync(fd);
-      return undefined;
+      return pending[i]!.resolve(undefined);
     }
     let held = true;
-    return {
+    pending[i]!.resolve({
       release() {
         if (held) closeSync(fd);
         held = false;
       },
-    };
+    });
+  };
+  const fail = (e: Error) => {
+    for (let i = 0; i < fds.length; i++) {
+      if (settled.has(i)) continue;
+      settled.add(i);
+      closeSync(fds[i]!);
+      pending[i]!.reject(e);
+    }
+  };
+  // fd 3.. in the child are our descriptors; it prints +n or -n per descriptor as it goes. One
+  // file needs no shell around flock.
+  const child =
+    files.length === 1
+      ? spawn('flock', ['--nonblock', '--exclusive', '3'], { stdio: ['ignore', 'ignore', 'pipe', fds[0]!] })
+      : spawn('sh', ['-c', 'i=3; for f in "$@"; do if flock --nonblock --exclusive "$i"; then echo "+$i"; else echo "-$i"; fi; i=$((i+1)); done', 'sh', ...files.map(() => '')], {
+          stdio: ['ignore', 'pipe', 'pipe', ...fds],
+        });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+    const lines = out.split('\n');
+    out = lines.pop()!;
+    for (const l of lines) if (/^[+-][0-9]+$/.test(l)) settle(Number(l.slice(1)) - 3, l[0] === '+');
   });
+  child.stderr?.on('data', (d: Buffer) => void (err += d.toString()));
+  child.on('error', (e) => fail(new FloxError('store', `cannot lock store paths: ${e.message}; util-linux flock must be installed`)));
+  child.on('close', (code) => {
+    // flock --nonblock exits 1 when the lock is held elsewhere
+    if (files.length === 1 && (code === 0 || code === 1)) return settle(0, code === 0);
+    if (code !== 0 || settled.size !== fds.length) fail(new FloxError('store', `cannot lock store paths: ${files.length === 1 ? 'flock' : 'sh'} exited with ${code}: ${err.trim()}`));
+  });
+  return pending.map((p) => p.promise);
 }

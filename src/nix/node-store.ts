@@ -86,6 +86,11 @@ export function writePathMeta(stateDir: string, meta: PathMeta): void {
   renameSync(tmp, file);
 }
 
+/** Drops the record of a path that did not make it into the store (call with its lock held). */
+export function removePathMeta(stateDir: string, basename: string): void {
+  rmSync(metaFile(stateDir, basename), { force: true });
+}
+
 /** Idempotent and lock-free: one empty file per user. */
 export function addUser(stateDir: string, basename: string, user: string): void {
   if (!user || user.length > 200) throw new FloxError('store', `invalid user "${user.slice(0, 40)}" for ${basename}: 1-200 characters`);

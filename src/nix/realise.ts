@@ -10,7 +10,7 @@ import { FloxError, isFloxError } from '../errors.js';
 import { fetchNar } from './fetch-nar.js';
 import { type FetchOptions, HttpStatusError, type RetryOptions, TransientError, withRetry } from './http.js';
 import { type Deferred, Limiter, deferred } from './limit.js';
-import { type Lock, acquireLock, tryLockMany } from './lock.js';
+import { type Lock, acquireLock, tryLockEach } from './lock.js';
 import { formatNix32 } from './hash.js';
 import {
   addUser,
@@ -20,6 +20,7 @@ import {
   lockFileOf,
   newTmpPath,
   readPathMeta,
+  removePathMeta,
   removeStaleTmp,
   writePathMeta,
 } from './node-store.js';
@@ -96,7 +97,6 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
   const subUrls = opts.substituters.map(normaliseSubstituterUrl);
   const emit = opts.onEvent ?? (() => {});
   const roots = [...new Set(storePaths.map((p) => parseStorePath(p).basename))];
-  ensureStoreDirs(stateDir);
 
   // first failure stops the rest
   const failFast = new AbortController();
@@ -114,26 +114,99 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
   let subsPromise: Promise<Substituter[]> | undefined;
   const substituters = () => (subsPromise ??= openAll(subUrls, fetchOpts, retryFor('nix-cache-info'), emit));
 
-  // ---- closure walk, level by level; each level's missing paths start downloading at once --
+  // ---- closure walk: each path's narinfo is asked for as soon as a referrer names it, and its
+  // download starts as soon as that narinfo and its lock are in hand ---------------------------
   const nodes = new Map<string, Node>();
   const committed = new Map<string, Deferred<void>>();
-  const walked = deferred();
   const tasks: Promise<void>[] = [];
+  const lookups: Promise<void>[] = [];
   const result: RealiseResult = { closure: [], fetched: [], present: [], bytesDownloaded: 0, narBytes: 0 };
   let totalFileBytes = 0;
+  let walkError: unknown;
+  let walkFailed = false;
 
-  const resolveNode = async (basename: string): Promise<Node> => {
+  // Locks of paths that are not here yet, taken while their narinfos are on their way: one child
+  // process for the paths found in the same turn; contended ones are waited for in realiseOne.
+  let lockQueue: { basename: string; got: Deferred<Lock | undefined> }[] = [];
+  let dirsReady = false;
+  const fail = (e: unknown) => {
+    if (!walkFailed) {
+      walkFailed = true;
+      walkError = e;
+    }
+    failFast.abort(e);
+  };
+  const flushLocks = () => {
+    const batch = lockQueue;
+    lockQueue = [];
+    if (!dirsReady) {
+      try {
+        ensureStoreDirs(stateDir);
+        dirsReady = true;
+      } catch (e) {
+        fail(e);
+        for (const q of batch) q.got.reject(e);
+        return;
+      }
+    }
+    const each = tryLockEach(batch.map((q) => lockFileOf(stateDir, q.basename)));
+    batch.forEach((q, i) => each[i]!.then(q.got.resolve, q.got.reject));
+  };
+  const lockSoon = (basename: string): Promise<Lock | undefined> => {
+    const got = deferred<Lock | undefined>();
+    // after this turn's requests are out: their round trips overlap the spawn
+    if (!lockQueue.length) setImmediate(flushLocks);
+    lockQueue.push({ basename, got });
+    return got.promise;
+  };
+
+  const visit = (basename: string): void => {
+    if (nodes.has(basename)) return;
     const sp = parseStorePath(`${STORE_DIR}/${basename}`);
     const node: Node = { sp, refs: [], present: false };
+    nodes.set(basename, node);
     if (isValidPath(stateDir, basename)) {
       const meta = readPathMeta(stateDir, sp.path);
       node.present = true;
       node.refs = (meta?.references ?? []).map((r) => parseStorePath(r).basename);
-    } else {
-      node.narinfo = await limiter.run(() => lookup(sp.path, substituters, keys, fetchOpts, retryFor(sp.path)));
-      node.refs = node.narinfo.info.references;
+      for (const r of node.refs) visit(r);
+      return;
     }
-    return node;
+    const done = deferred();
+    committed.set(basename, done);
+    const lock = lockSoon(basename);
+    const found = limiter.run(() => lookup(sp.path, substituters, keys, fetchOpts, retryFor(sp.path), subUrls.length === 1 ? subUrls[0] : undefined)).then((narinfo) => {
+      node.narinfo = narinfo;
+      node.refs = narinfo.info.references;
+      totalFileBytes += narinfo.info.fileSize ?? 0;
+      for (const r of node.refs) visit(r);
+    });
+    lookups.push(
+      found.catch((e: unknown) => {
+        fail(e);
+        done.reject(e);
+        void lock.then((l) => l?.release(), () => {});
+      }),
+    );
+    found.then(
+      async () => {
+        let held: Lock | undefined;
+        try {
+          held = await lock;
+        } catch {
+          // no lock from the batch: realiseOne waits for it on its own
+        }
+        const task = realiseOne(node, held).catch((e: unknown) => {
+          failFast.abort(e);
+          throw e;
+        });
+        // observed by Promise.allSettled(tasks) only after the walk; until then a failure must
+        // not count as an unhandled rejection (which would kill the process before it reports)
+        task.catch(() => {});
+        tasks.push(task);
+      },
+      () => {},
+    );
   };
 
   const realiseOne = async (node: Node, held: Lock | undefined): Promise<void> => {
@@ -141,6 +214,7 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
     const { info, substituter, trust } = node.narinfo!;
     const done = committed.get(sp.basename)!;
     let lock = held;
+    let metaWritten = false;
     try {
       lock ??= await acquireLock(lockFileOf(stateDir, sp.basename), signal);
       if (isValidPath(stateDir, sp.basename)) {
@@ -178,9 +252,8 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
           }, retryFor(sp.path)),
         );
         if (trust.kind === 'content-address') checkFlatContent(info.ca!, r.rootFileSha256, sp.path, substituter);
-        // references first: a valid path always has its whole closure
-        await walked.promise;
-        await Promise.all(node.refs.filter((b) => b !== sp.basename).map((b) => committed.get(b)?.promise));
+        // the record may come first (a record without its path is not a valid path), so it is
+        // written now rather than after the references
         writePathMeta(stateDir, {
           version: 1,
           storePath: sp.path,
@@ -194,13 +267,19 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
           ...(info.fileSize !== undefined ? { fileSize: info.fileSize } : {}),
           registeredAt: new Date().toISOString(),
         });
+        metaWritten = true;
+        // references first: a valid path always has its whole closure (a reference's entry in
+        // `committed` exists from the moment this path's narinfo named it)
+        await Promise.all(node.refs.filter((b) => b !== sp.basename).map((b) => committed.get(b)?.promise));
         commitPath(stateDir, tmp, sp.basename);
+        metaWritten = false;
         result.fetched.push(sp.path);
         result.narBytes += info.narSize;
         emit({ type: 'path-done', path: sp.path, substituter, fileBytes: r.fileBytes, narBytes: r.size, ms: Date.now() - started });
         done.resolve();
       } catch (e) {
         rmSync(tmp, { recursive: true, force: true });
+        if (metaWritten) removePathMeta(stateDir, sp.basename);
         throw explain(e, sp.path, substituter);
       }
     } catch (e) {
@@ -211,51 +290,18 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
     }
   };
 
-  const start = (missing: Node[], locks: (Lock | undefined)[]) => {
-    for (const [i, n] of missing.entries()) {
-      committed.set(n.sp.basename, deferred());
-      totalFileBytes += n.narinfo!.info.fileSize ?? 0;
-      const task = realiseOne(n, locks[i]).catch((e: unknown) => {
-        failFast.abort(e);
-        throw e;
-      });
-      // observed by Promise.allSettled(tasks) only after the walk; until then a failure must not
-      // count as an unhandled rejection (which would kill the process before it reports)
-      task.catch(() => {});
-      tasks.push(task);
-    }
-  };
-
-  let walkError: unknown;
   try {
-    let frontier = roots;
-    while (frontier.length) {
-      // lock what is not here yet while its narinfo is on its way: one child process for all
-      // uncontended locks of the level, off the critical path; contended ones wait in realiseOne
-      const candidates = frontier.filter((b) => !isValidPath(stateDir, b));
-      const locking = tryLockMany(candidates.map((b) => lockFileOf(stateDir, b)));
-      let level: Node[];
-      try {
-        level = await Promise.all(frontier.map(resolveNode));
-      } catch (e) {
-        for (const l of await locking.catch(() => [])) l?.release();
-        throw e;
-      }
-      const locks = new Map((await locking).map((l, i) => [candidates[i]!, l]));
-      for (const n of level) nodes.set(n.sp.basename, n);
-      const missing = level.filter((n) => !n.present);
-      // a path that became valid meanwhile needs no lock
-      for (const n of level) if (n.present) locks.get(n.sp.basename)?.release();
-      start(missing, missing.map((n) => locks.get(n.sp.basename)));
-      frontier = [...new Set(level.flatMap((n) => n.refs))].filter((b) => !nodes.has(b));
-    }
+    for (const b of roots) visit(b);
+    // lookups found later are appended while we wait
+    for (let i = 0; i < lookups.length; i++) await lookups[i];
+    // nothing was missing: the store's directories still exist afterwards, as callers expect
+    if (!dirsReady && !walkFailed) ensureStoreDirs(stateDir);
   } catch (e) {
-    walkError = e;
-    failFast.abort(e);
+    // visit() itself failed (a corrupt metadata record), or the store cannot be made
+    fail(e);
   }
-  walked.resolve();
   const all = [...nodes.values()];
-  if (!walkError) {
+  if (!walkFailed) {
     const missing = all.filter((n) => !n.present);
     result.closure = all.map((n) => n.sp.path).sort();
     // appended to, not replaced: paths found done under their lock may already be listed
@@ -270,8 +316,10 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
     for (const n of all) if (n.present) emit({ type: 'path-present', path: n.sp.path });
   }
 
+  // a task starts when its lock arrives, which may be after the walk: every path settles
+  await Promise.allSettled([...committed.values()].map((d) => d.promise));
   const settled = await Promise.allSettled(tasks);
-  if (walkError) throw walkError;
+  if (walkFailed) throw walkError;
   const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
   if (failures.length) {
     // the first real cause, not a follower's "aborted"
@@ -311,14 +359,19 @@ async function lookup(
   keys: PublicKey[],
   fetchOpts: FetchOptions,
   retry: RetryOptions,
+  only?: string,
 ): Promise<TrustedNarInfo> {
+  // With a single substituter there is no order to decide: its narinfo is asked for alongside
+  // its nix-cache-info instead of one round trip later (and used only once that checked out).
+  const early = only !== undefined ? fetchNarInfo(only, storePath, fetchOpts, retry) : undefined;
+  early?.catch(() => {});
   const subs = await substituters();
   const untrusted: string[] = [];
   const errors: string[] = [];
   for (const sub of subs) {
     let info;
     try {
-      info = await fetchNarInfo(sub, storePath, fetchOpts, retry);
+      info = await (sub.url === only && early ? early : fetchNarInfo(sub.url, storePath, fetchOpts, retry));
     } catch (e) {
       if (fetchOpts.signal?.aborted) throw e;
       errors.push(`${sub.url}: ${(e as Error).message}`);

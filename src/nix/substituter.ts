@@ -38,9 +38,9 @@ export interface TrustedNarInfo {
   substituter: string;
 }
 
-export async function fetchNarInfo(sub: Substituter, storePath: string, fetchOpts: FetchOptions, retry: RetryOptions): Promise<NarInfo | undefined> {
+export async function fetchNarInfo(cacheUrl: string, storePath: string, fetchOpts: FetchOptions, retry: RetryOptions): Promise<NarInfo | undefined> {
   const { hash } = parseStorePath(storePath);
-  const url = `${sub.url}/${hash}.narinfo`;
+  const url = `${cacheUrl}/${hash}.narinfo`;
   let text: string | undefined;
   try {
     text = await withRetry(() => getText(url, fetchOpts), retry);
