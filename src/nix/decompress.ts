@@ -3,8 +3,6 @@
 // from unbzip2-stream (pure JS); large files go through the native tools when the node has
 // them. All of them work chunk by chunk: a NAR is never held whole.
 import { PassThrough, type Duplex, type Writable } from 'node:stream';
-import { ReadableStream } from 'node:stream/web';
-import { createBrotliDecompress, createGunzip } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -117,6 +115,7 @@ async function* xz(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
 async function* xzOne(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   const it = src[Symbol.asyncIterator]();
   let upstream: unknown;
+  // the global (node:stream/web loads on first use)
   const input = new ReadableStream<Uint8Array>({
     async pull(ctl) {
       try {
@@ -133,7 +132,7 @@ async function* xzOne(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>
     },
   });
   const { default: xzDecompress } = await import('xz-decompress');
-  const out = new xzDecompress.XzReadableStream(input as unknown as globalThis.ReadableStream<Uint8Array>);
+  const out = new xzDecompress.XzReadableStream(input);
   const reader = out.getReader();
   try {
     for (;;) {
@@ -196,10 +195,17 @@ export function decompressor(c: Compression, opts: DecompressorOptions = {}): De
       return xz;
     case 'zstd':
       return zstd;
+    // node:zlib loads only for the compressions that need it
     case 'gzip':
-      return (src) => viaNodeStream(src, createGunzip());
+      return async function* (src) {
+        const { createGunzip } = await import('node:zlib');
+        yield* viaNodeStream(src, createGunzip());
+      };
     case 'br':
-      return (src) => viaNodeStream(src, createBrotliDecompress());
+      return async function* (src) {
+        const { createBrotliDecompress } = await import('node:zlib');
+        yield* viaNodeStream(src, createBrotliDecompress());
+      };
     case 'bzip2':
       return async function* (src) {
         const { default: unbzip2 } = await import('unbzip2-stream');

@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type * as Https from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -26,10 +26,11 @@ export interface FetchOptions {
   signal?: AbortSignal;
 }
 
-const agents = {
-  'http:': new HttpAgent({ keepAlive: true, maxSockets: 64 }),
-  'https:': new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
-};
+const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+// node:https (and TLS with it) loads only when a substituter needs it
+let https: Promise<{ request: typeof Https.request; agent: Https.Agent }> | undefined;
+const loadHttps = () =>
+  (https ??= import('node:https').then((m) => ({ request: m.request, agent: new m.Agent({ keepAlive: true, maxSockets: 64 }) })));
 const MAX_REDIRECTS = 5;
 
 function statusError(url: string, status: number): Error {
@@ -40,10 +41,15 @@ function statusError(url: string, status: number): Error {
 async function get(url: string, opts: FetchOptions, redirects = 0): Promise<IncomingMessage | undefined> {
   opts.signal?.throwIfAborted();
   const u = new URL(url);
-  const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, {
-    agent: agents[u.protocol as 'http:' | 'https:'],
-    headers: { 'user-agent': 'flox-runtime', accept: '*/*' },
-  });
+  const headers = { 'user-agent': 'flox-runtime', accept: '*/*' };
+  let req;
+  if (u.protocol === 'https:') {
+    const h = await loadHttps();
+    opts.signal?.throwIfAborted();
+    req = h.request(u, { agent: h.agent, headers });
+  } else {
+    req = httpRequest(u, { agent: httpAgent, headers });
+  }
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
     const timer = setTimeout(() => req.destroy(new TransientError(`${url}: no response in ${opts.timeoutMs} ms`)), opts.timeoutMs);
     const onAbort = () => req.destroy(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error('aborted'));

@@ -2,9 +2,9 @@
 // and let util-linux `flock` lock *our* open file description (passed as fd 3) and exit; the lock
 // then lives exactly as long as our descriptor, so the kernel drops it if we die (kill -9).
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, open, openSync } from 'node:fs';
 import { FloxError } from '../errors.js';
-import { deferred } from './limit.js';
+import { type Deferred, deferred } from './limit.js';
 
 export interface Lock {
   release(): void;
@@ -90,14 +90,21 @@ export function tryLockEach(files: string[]): Promise<Lock | undefined>[] {
     return [...first, ...files.slice(BATCH).map((_, i) => rest.then((r) => r[i]!))];
   }
   const pending = files.map(() => deferred<Lock | undefined>());
-  const fds: number[] = [];
-  try {
-    for (const f of files) fds.push(openSync(f, 'a', 0o600));
-  } catch (e) {
-    for (const fd of fds) closeSync(fd);
-    for (const p of pending) p.reject(e);
-    return pending.map((p) => p.promise);
-  }
+  // opened off the main thread: creating lock files in a cold store is not free
+  void Promise.allSettled(files.map((f) => new Promise<number>((resolve, reject) => open(f, 'a', 0o600, (e, fd) => (e ? reject(e) : resolve(fd)))))).then((opened) => {
+    const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    const fds = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    if (failed) {
+      for (const fd of fds) closeSync(fd);
+      for (const p of pending) p.reject(failed.reason);
+      return;
+    }
+    lockFds(fds, pending);
+  });
+  return pending.map((p) => p.promise);
+}
+
+function lockFds(fds: number[], pending: Deferred<Lock | undefined>[]): void {
   const settled = new Set<number>();
   const settle = (i: number, locked: boolean) => {
     if (settled.has(i) || i < 0 || i >= fds.length) return;
@@ -126,9 +133,9 @@ export function tryLockEach(files: string[]): Promise<Lock | undefined>[] {
   // fd 3.. in the child are our descriptors; it prints +n or -n per descriptor as it goes. One
   // file needs no shell around flock.
   const child =
-    files.length === 1
+    fds.length === 1
       ? spawn('flock', ['--nonblock', '--exclusive', '3'], { stdio: ['ignore', 'ignore', 'pipe', fds[0]!] })
-      : spawn('sh', ['-c', 'i=3; for f in "$@"; do if flock --nonblock --exclusive "$i"; then echo "+$i"; else echo "-$i"; fi; i=$((i+1)); done', 'sh', ...files.map(() => '')], {
+      : spawn('sh', ['-c', 'i=3; for f in "$@"; do if flock --nonblock --exclusive "$i"; then echo "+$i"; else echo "-$i"; fi; i=$((i+1)); done', 'sh', ...fds.map(() => '')], {
           stdio: ['ignore', 'pipe', 'pipe', ...fds],
         });
   let out = '';
@@ -143,8 +150,7 @@ export function tryLockEach(files: string[]): Promise<Lock | undefined>[] {
   child.on('error', (e) => fail(new FloxError('store', `cannot lock store paths: ${e.message}; util-linux flock must be installed`)));
   child.on('close', (code) => {
     // flock --nonblock exits 1 when the lock is held elsewhere
-    if (files.length === 1 && (code === 0 || code === 1)) return settle(0, code === 0);
-    if (code !== 0 || settled.size !== fds.length) fail(new FloxError('store', `cannot lock store paths: ${files.length === 1 ? 'flock' : 'sh'} exited with ${code}: ${err.trim()}`));
+    if (fds.length === 1 && (code === 0 || code === 1)) return settle(0, code === 0);
+    if (code !== 0 || settled.size !== fds.length) fail(new FloxError('store', `cannot lock store paths: ${fds.length === 1 ? 'flock' : 'sh'} exited with ${code}: ${err.trim()}`));
   });
-  return pending.map((p) => p.promise);
 }

@@ -7,6 +7,7 @@
 // A path is valid when both store/<basename> and its meta record exist; the record is written
 // first, so a crash leaves at worst an orphan record, never a path without one.
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { FloxError } from '../errors.js';
@@ -28,10 +29,15 @@ const metaFile = (stateDir: string, basename: string) => join(metaDir(stateDir),
 const usersDir = (stateDir: string, basename: string) => join(metaDir(stateDir), `${basename}.users`);
 export const lockFileOf = (stateDir: string, basename: string) => join(lockDir(stateDir), `${parseStoreBasename(basename).hash}.lock`);
 
+const storeDirs = (stateDir: string) => [nodeStoreDir(stateDir), tmpDir(stateDir), metaDir(stateDir), lockDir(stateDir)];
+
 export function ensureStoreDirs(stateDir: string): void {
-  for (const d of [nodeStoreDir(stateDir), tmpDir(stateDir), metaDir(stateDir), lockDir(stateDir)]) {
-    mkdirSync(d, { recursive: true, mode: 0o755 });
-  }
+  for (const d of storeDirs(stateDir)) mkdirSync(d, { recursive: true, mode: 0o755 });
+}
+
+/** ensureStoreDirs off the main thread. */
+export async function ensureStoreDirsAsync(stateDir: string): Promise<void> {
+  for (const d of storeDirs(stateDir)) await mkdir(d, { recursive: true, mode: 0o755 });
 }
 
 const PathMetaSchema = z.object({

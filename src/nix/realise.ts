@@ -15,7 +15,7 @@ import { formatNix32 } from './hash.js';
 import {
   addUser,
   commitPath,
-  ensureStoreDirs,
+  ensureStoreDirsAsync,
   isValidPath,
   lockFileOf,
   newTmpPath,
@@ -128,7 +128,8 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
   // Locks of paths that are not here yet, taken while their narinfos are on their way: one child
   // process for the paths found in the same turn; contended ones are waited for in realiseOne.
   let lockQueue: { basename: string; got: Deferred<Lock | undefined> }[] = [];
-  let dirsReady = false;
+  let dirs: Promise<void> | undefined;
+  const storeDirs = () => (dirs ??= ensureStoreDirsAsync(stateDir));
   const fail = (e: unknown) => {
     if (!walkFailed) {
       walkFailed = true;
@@ -139,18 +140,16 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
   const flushLocks = () => {
     const batch = lockQueue;
     lockQueue = [];
-    if (!dirsReady) {
-      try {
-        ensureStoreDirs(stateDir);
-        dirsReady = true;
-      } catch (e) {
+    storeDirs().then(
+      () => {
+        const each = tryLockEach(batch.map((q) => lockFileOf(stateDir, q.basename)));
+        batch.forEach((q, i) => each[i]!.then(q.got.resolve, q.got.reject));
+      },
+      (e: unknown) => {
         fail(e);
         for (const q of batch) q.got.reject(e);
-        return;
-      }
-    }
-    const each = tryLockEach(batch.map((q) => lockFileOf(stateDir, q.basename)));
-    batch.forEach((q, i) => each[i]!.then(q.got.resolve, q.got.reject));
+      },
+    );
   };
   const lockSoon = (basename: string): Promise<Lock | undefined> => {
     const got = deferred<Lock | undefined>();
@@ -294,8 +293,8 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
     for (const b of roots) visit(b);
     // lookups found later are appended while we wait
     for (let i = 0; i < lookups.length; i++) await lookups[i];
-    // nothing was missing: the store's directories still exist afterwards, as callers expect
-    if (!dirsReady && !walkFailed) ensureStoreDirs(stateDir);
+    // also when nothing was missing: the store's directories exist afterwards, as callers expect
+    await storeDirs();
   } catch (e) {
     // visit() itself failed (a corrupt metadata record), or the store cannot be made
     fail(e);
