@@ -5,7 +5,7 @@ import { accessSync, constants as fsConstants, mkdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { FloxError } from '../errors.js';
 import { ENV_MOUNT, planActivation, renderEnvironment, selectPackages, storePathsOf, CACHE_MOUNT, STATE_DIR } from '../env/index.js';
-import { pickToken, podTokenFileFromMounts, resolveEnvironment } from '../floxhub/index.js';
+import { cachedLiveGeneration, pickToken, podTokenFileFromMounts, resolveEnvironment, type ResolvedEnvironment } from '../floxhub/index.js';
 import { applyModifiers, modifiersFor, NIX_STORE } from '../inject/modifiers.js';
 import type { InjectionPlan } from '../inject/types.js';
 import { nodeStoreDir, realiseClosure, realiseWithHostNix, type RealiseResult } from '../nix/index.js';
@@ -46,8 +46,11 @@ export const activateContainer: Activator = async (input: ActivationInput): Prom
   try {
     if (!input.dryRun) ensureWritableStateDir(input.config.runtime.stateDir);
     // dry runs change nothing, so they need not keep gc out
-    if (input.dryRun) return await activate(input, envRef);
-    const gc = holdGcShared(input.config); // taken while FloxHub is asked; realise waits for it
+    if (input.dryRun) {
+      input.gcLock?.release();
+      return await activate(input, envRef);
+    }
+    const gc = input.gcLock ?? holdGcShared(input.config); // taken while FloxHub is asked; realise waits for it
     try {
       return await activate(input, envRef, gc);
     } finally {
@@ -101,39 +104,63 @@ async function activate(input: ActivationInput, envRef: string, gc?: PendingLock
   const stateDir = config.runtime.stateDir;
 
   const token = pickToken({ podTokenFile: podTokenFileFromMounts(spec.mounts), configTokenFile: config.floxhub.tokenFile || undefined });
-  const resolved = dryRun?.offline ? await resolveFromCache(request.environment, { gitUrl: config.floxhub.gitUrl, stateDir }) : await resolveEnvironment(request.environment, {
-    gitUrl: config.floxhub.gitUrl,
-    stateDir,
-    ...(token.token !== undefined && { token: token.token }),
-    timeoutMs: config.floxhub.timeoutMs,
-    log,
-    ...(input.headCheck && { headCheck: input.headCheck }),
-  });
-  t.mark('resolve');
+  const hubOpts = { gitUrl: config.floxhub.gitUrl, stateDir, ...(token.token !== undefined && { token: token.token }) };
 
   // What the image lacks (flox/empty has nothing) and may need: a shell and env.
   const rootfs = posix.resolve(bundle, spec.root?.path ?? 'rootfs');
   const missingTools = PROVIDED_TOOLS.filter((p) => resolveInView([{ containerPrefix: '/', hostDir: rootfs }], p) === undefined);
   const shellStorePath = missingTools.length > 0 && config.runtime.shellStorePath ? config.runtime.shellStorePath : undefined;
-
-  const selected = selectPackages(resolved, config.runtime.system);
-  const wanted = [...storePathsOf(selected), ...(shellStorePath ? [shellStorePath] : [])];
-  const user = `${request.environment.owner}/${request.environment.name}:${resolved.generation}`;
   const hostNix = config.runtime.storeMode === 'nix';
-  await gc?.ready();
-  const dryClosure = dryRun && !hostNix ? closureOnNode(stateDir, wanted) : undefined;
-  const realised: RealiseResult = dryRun
-    ? (dryClosure ?? { closure: [...wanted].sort(), fetched: [], present: [], bytesDownloaded: 0, narBytes: 0 })
-    : hostNix
-    ? await realiseWithHostNix(wanted, { substituters: config.nix.substituters, trustedPublicKeys: config.nix.trustedPublicKeys, timeoutMs: config.nix.timeoutMs })
-    : await realiseInTime(wanted, config, stateDir, user, envRef);
-  t.mark('realise');
-
   const storeHostDir = hostNix ? NIX_STORE : nodeStoreDir(stateDir);
-  const dryRender = dryRun ? plannedRender(stateDir, resolved, request.mode, config.runtime.system) : undefined;
-  const rendered = dryRender ?? (await renderEnvironment({ resolved, mode: request.mode, system: config.runtime.system, stateDir, storeDir: storeHostDir, log }));
+
+  /** The closure of a generation on the node, and its rendered profile. */
+  const realiseAndRender = async (resolved: ResolvedEnvironment) => {
+    const t0 = performance.now();
+    const selected = selectPackages(resolved, config.runtime.system);
+    const wanted = [...storePathsOf(selected), ...(shellStorePath ? [shellStorePath] : [])];
+    const user = `${request.environment.owner}/${request.environment.name}:${resolved.generation}`;
+    await gc?.ready();
+    const dryClosure = dryRun && !hostNix ? closureOnNode(stateDir, wanted) : undefined;
+    const realised: RealiseResult = dryRun
+      ? (dryClosure ?? { closure: [...wanted].sort(), fetched: [], present: [], bytesDownloaded: 0, narBytes: 0 })
+      : hostNix
+      ? await realiseWithHostNix(wanted, { substituters: config.nix.substituters, trustedPublicKeys: config.nix.trustedPublicKeys, timeoutMs: config.nix.timeoutMs })
+      : await realiseInTime(wanted, config, stateDir, user, envRef);
+    const t1 = performance.now();
+    const dryRender = dryRun ? plannedRender(stateDir, resolved, request.mode, config.runtime.system) : undefined;
+    const rendered = dryRender ?? (await renderEnvironment({ resolved, mode: request.mode, system: config.runtime.system, stateDir, storeDir: storeHostDir, log }));
+    return { realised, rendered, dryClosure, dryRender, ms: { realise: Math.round(t1 - t0), render: Math.round(performance.now() - t1) } };
+  };
+
+  // While the hub is asked for the branch head (sent early by the OCI path), the generation
+  // the node saw last is realised and rendered: when the head has not moved, as on nearly every
+  // start, that work is done by the time the answer comes. The hub's answer decides what runs.
+  const guess = input.headCheck && !dryRun ? await cachedLiveGeneration(request.environment, hubOpts) : undefined;
+  const early = guess && realiseAndRender(guess);
+  early?.catch(() => {}); // its failure matters only if the guess is confirmed (awaited below)
+  let resolved: ResolvedEnvironment;
+  try {
+    resolved = dryRun?.offline
+      ? await resolveFromCache(request.environment, { gitUrl: config.floxhub.gitUrl, stateDir })
+      : await resolveEnvironment(request.environment, {
+          ...hubOpts,
+          timeoutMs: config.floxhub.timeoutMs,
+          log,
+          ...(input.headCheck && { headCheck: input.headCheck }),
+          ...(guess && { cachedHead: guess }),
+        });
+  } catch (e) {
+    await early?.catch(() => {}); // nothing left running behind the error
+    throw e;
+  }
+  t.mark('resolve');
+  const confirmed = guess !== undefined && resolved.commit === guess.commit && resolved.generation === guess.generation;
+  if (early && !confirmed) await early.catch(() => {});
+  const { realised, rendered, dryClosure, dryRender, ms } = confirmed ? await early! : await realiseAndRender(resolved);
   if (!dryRun) recordUsage(stateDir, { resolved, mode: request.mode, system: config.runtime.system, key: rendered.key, closure: realised.closure });
-  t.mark('render');
+  t.phases.realise = ms.realise;
+  t.phases.render = ms.render;
+  t.mark('ready'); // what was left of realise + render after the answer (0 when the guess was right)
 
   // Tools the image lacks come from the environment first, then from the shell store path.
   const view: View = [

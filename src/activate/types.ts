@@ -3,6 +3,7 @@
 // `exec` into the same container needs to join the environment.
 import type { Config } from '../config/schema.js';
 import type { HeadCheck } from '../floxhub/head-check.js';
+import type { PendingLock } from '../ops/gc-lock.js';
 import type { Logger } from '../log/logger.js';
 import type { OciSpec } from '../oci/spec.js';
 import type { PodRequest } from '../pod/request.js';
@@ -14,8 +15,10 @@ export interface ActivationInput {
   containerId?: string;
   config: Config;
   log: Logger;
-  /** the FloxHub head check, already sent by the caller (early-head-check.ts) */
+  /** the FloxHub head check, already sent by the caller (early-start.ts) */
   headCheck?: HeadCheck;
+  /** the gc lock, being taken shared by the caller (early-start.ts); the activation releases it */
+  gcLock?: PendingLock;
   /** explain: plan only; realise and render nothing (offline: resolve from the node cache only) */
   dryRun?: { offline: boolean };
 }

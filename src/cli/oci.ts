@@ -39,9 +39,9 @@ async function prepare(
       return {};
     }
     const started = performance.now();
-    // the FloxHub round trip first, then (overlapping it) the environment machinery, which is
-    // loaded only for containers that activate
-    const headCheck = deps.activator ? undefined : await (await import('../activate/early-head-check.js')).sendHeadCheck(decision.request, spec, config);
+    // the FloxHub round trip and the gc lock first, then (overlapping them) the environment
+    // machinery, which is loaded only for containers that activate
+    const early = deps.activator ? undefined : await (await import('../activate/early-start.js')).startEarly(decision.request, spec, config);
     const activator = deps.activator ?? (await import('../activate/index.js')).activate;
     const result = await activator({
       request: decision.request,
@@ -50,7 +50,7 @@ async function prepare(
       ...(inv.id !== undefined && { containerId: inv.id }),
       config,
       log,
-      ...(headCheck && { headCheck }),
+      ...early,
     });
     saveSpecFile(specPath, result.spec);
     // bootMs: Node's own start and module loading before we ran (timeOrigin is process start)

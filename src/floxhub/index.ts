@@ -30,6 +30,8 @@ export interface ResolveOptions {
   log: Logger;
   /** the head check, already sent (startHeadCheck); used when it asked the same repository with the same token */
   headCheck?: HeadCheck;
+  /** cachedLiveGeneration's answer, taken as is when the hub names the same commit */
+  cachedHead?: ResolvedEnvironment;
 }
 
 export interface ResolvedEnvironment {
@@ -124,6 +126,12 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
       throw new FloxError('floxhub-unreachable', `fetching environment ${shown} from ${repoUrl} failed: ${e.message}; retry, or check the node's network`, { cause: e });
     }
   };
+  const known = opts.cachedHead;
+  if (ref.generation === undefined && known && known.commit === head && known.ref.owner === ref.owner && known.ref.name === ref.name) {
+    // the branch has not moved since this node last saw it: the generation is already loaded
+    await remember(dir, head, known.generation, true, digest);
+    return known;
+  }
   let meta: GenerationsMetadata;
   let generation: number;
   try {
@@ -146,10 +154,31 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
     return { ...cached, staleReason: e.message };
   }
   const resolved = await loadGeneration(ref, dir, head!, generation, meta.formatVersion, fromCache);
-  const pointer: Pointer = { commit: head!, anonymous: digest === undefined, ...(digest !== undefined && { tokenSha256: digest }), at: new Date().toISOString() };
-  if (ref.generation === undefined) await updatePointer(headPointer(dir), pointer);
-  await updatePointer(pinPointer(dir, generation), pointer);
+  await remember(dir, head!, generation, ref.generation === undefined, digest);
   return resolved;
+}
+
+/** Points the branch head (for a live start) and the generation's pin at the commit used. */
+async function remember(dir: string, commit: string, generation: number, live: boolean, digest: string | undefined): Promise<void> {
+  const pointer: Pointer = { commit, anonymous: digest === undefined, ...(digest !== undefined && { tokenSha256: digest }), at: new Date().toISOString() };
+  if (live) await updatePointer(headPointer(dir), pointer);
+  await updatePointer(pinPointer(dir, generation), pointer);
+}
+
+/**
+ * The live generation at the branch head this node saw last, from the cache alone (no network),
+ * if the token may use it; undefined otherwise. What a start guesses while the hub is asked.
+ */
+export async function cachedLiveGeneration(refIn: EnvironmentRef, opts: { gitUrl: string; stateDir: string; token?: string }): Promise<ResolvedEnvironment | undefined> {
+  if (refIn.generation !== undefined) return undefined;
+  try {
+    const ref = validRef(refIn);
+    const dir = envCacheDir(opts.stateDir, opts.gitUrl, ref.owner, ref.name);
+    const digest = opts.token === undefined ? undefined : tokenDigest(opts.token);
+    return await offlineFallback(ref, dir, (p): p is Pointer => p !== undefined && (p.anonymous || (digest !== undefined && p.tokenSha256 === digest)));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The generation to use at a cached commit (live or pinned), checked against its metadata. */
