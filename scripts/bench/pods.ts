@@ -15,7 +15,8 @@ interface Variant {
 }
 
 export async function benchPods(rounds = Number(process.env.BENCH_PODS_ROUNDS ?? 8)): Promise<void> {
-  const f = await startFloxLab();
+  // the runtime logs at info, as on a node by default (the e2e suite reads its debug lines)
+  const f = await startFloxLab({ logLevel: 'info' });
   try {
     const hello: Workload = { image: EMPTY_IMAGE, command: ['hello'], annotations: { 'flox.dev/environment': 'public-owner/hello' } };
     const plain: Workload = { image: BUSYBOX_IMAGE, command: ['sh', '-c', 'echo ready'] };
@@ -56,7 +57,8 @@ export async function benchPods(rounds = Number(process.env.BENCH_PODS_ROUNDS ??
     const phase = (k: string) => median(warm.map((a) => a.phasesMs[k] ?? 0)).toFixed(0);
     const med = (k: string) => median(warm.map((a) => a[k] ?? 0)).toFixed(0);
     console.log(
-      `  warm create in Node (median ms): node boot + module load ${med('bootMs')}, activation ${med('ms')} = resolve ${phase('resolve')} + realise ${phase('realise')} + render ${phase('render')} + inject ${phase('inject')}`,
+      `  warm create in Node (median ms): node boot + module load ${med('bootMs')}, activation ${med('ms')}: FloxHub head check answered after ${phase('resolve')}` +
+        ` (realise ${phase('realise')} + render ${phase('render')} of the cached generation ran meanwhile; ${phase('ready')} left after the answer), inject ${phase('inject')}`,
     );
     const c = cold[0];
     if (c) {

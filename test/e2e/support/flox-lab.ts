@@ -23,6 +23,10 @@ export interface FloxLabOptions {
   compression?: string;
   extraConfig?: string;
   runtime?: Record<string, string>;
+  /** the runtime's log level (default debug: e2e tests read the debug lines) */
+  logLevel?: string;
+  /** extra environment for containerd and so for the runtime (e.g. NODE_OPTIONS to profile it) */
+  env?: Record<string, string>;
 }
 
 export async function startFloxLab(opts: FloxLabOptions = {}): Promise<FloxLab> {
@@ -38,9 +42,9 @@ export async function startFloxLab(opts: FloxLabOptions = {}): Promise<FloxLab> 
     `[runtime]\ndelegate = ["runc"]\nstate-dir = "${stateDir}"\nshell-store-path = "${hub.nix.packages.busybox!.out}"\n${runtimeExtra}` +
       `[floxhub]\nurl = "${hub.url}"\ngit-url = "${hub.gitUrl}"\ntimeout-ms = 5000\n` +
       `[nix]\nsubstituters = ["${hub.url}/cache-${c}"]\ntrusted-public-keys = ["${hub.nix.publicKey}"]\ntimeout-ms = 10000\n` +
-      `[log]\nfile = "${runtimeLog}"\nlevel = "debug"\n${opts.extraConfig ?? ''}`,
+      `[log]\nfile = "${runtimeLog}"\nlevel = "${opts.logLevel ?? 'debug'}"\n${opts.extraConfig ?? ''}`,
   );
-  const lab = await startLab({ env: { FLOX_RUNTIME_CONFIG: configPath } });
+  const lab = await startLab({ env: { ...opts.env, FLOX_RUNTIME_CONFIG: configPath } });
   const logLines = () =>
     existsSync(runtimeLog)
       ? readFileSync(runtimeLog, 'utf8')

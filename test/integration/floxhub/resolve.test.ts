@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FloxError } from '../../../src/errors.js';
-import { type ResolveOptions, resolveEnvironment, startHeadCheck } from '../../../src/floxhub/index.js';
+import { cachedLiveGeneration, type ResolveOptions, resolveEnvironment, startHeadCheck } from '../../../src/floxhub/index.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { startTestHub, type TestHub } from '../../support/hub.js';
 
@@ -131,6 +131,38 @@ describe('the head check sent early (before the activation code loads)', () => {
     } finally {
       hub.setDown('');
     }
+  });
+});
+
+describe('the guess from the node cache (worked on while the hub is asked)', () => {
+  it('is taken as is when the hub names the same commit, and not after a push', async () => {
+    const o = opts();
+    const f = hub.fixtures;
+    const toml = 'version = 1\n[install]\nhello.pkg-path = "hello"\n';
+    const push = () => f.pushGeneration({ outDir: hub.outDir, owner: 'public-owner', name: 'guessed', manifestToml: toml, lock: f.makeLock(toml, [f.catalogEntry('hello', hub.nix.packages.hello!)]), metadataVersion: 2 });
+    push();
+    expect(await cachedLiveGeneration({ owner: 'public-owner', name: 'guessed' }, o)).toBeUndefined(); // never resolved here
+    const first = await resolveEnvironment({ owner: 'public-owner', name: 'guessed' }, o);
+    const guess = await cachedLiveGeneration({ owner: 'public-owner', name: 'guessed' }, o);
+    expect(guess).toMatchObject({ commit: first.commit, generation: first.generation, fromCache: true });
+    expect(await resolveEnvironment({ owner: 'public-owner', name: 'guessed' }, { ...o, cachedHead: guess })).toBe(guess);
+    push();
+    const after = await resolveEnvironment({ owner: 'public-owner', name: 'guessed' }, { ...o, cachedHead: guess });
+    expect(after).not.toBe(guess);
+    expect(after).toMatchObject({ generation: first.generation + 1, fromCache: false });
+    expect(after.commit).not.toBe(first.commit);
+    // the guess follows the hub's last answer
+    expect(await cachedLiveGeneration({ owner: 'public-owner', name: 'guessed' }, o)).toMatchObject({ commit: after.commit });
+  });
+
+  it('is never made for a pinned generation, nor from a private cache entry without its token', async () => {
+    const o = opts({ token: hub.token });
+    await resolveEnvironment({ owner: 'private-owner', name: 'secret' }, o);
+    expect(await cachedLiveGeneration({ owner: 'private-owner', name: 'secret' }, o)).toMatchObject({ fromCache: true });
+    const { token: _t, ...anonymous } = o;
+    expect(await cachedLiveGeneration({ owner: 'private-owner', name: 'secret' }, anonymous)).toBeUndefined();
+    expect(await cachedLiveGeneration({ owner: 'private-owner', name: 'secret' }, { ...o, token: 'another-token' })).toBeUndefined();
+    expect(await cachedLiveGeneration({ owner: 'private-owner', name: 'secret', generation: 1 }, o)).toBeUndefined();
   });
 });
 
