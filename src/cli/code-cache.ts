@@ -8,7 +8,12 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
 
-export function loadWithCodeCache<T>(file: string): T {
+export interface CodeCacheOptions {
+  /** asked at exit: may this run write the cache (none yet, or the old one rejected)? default yes */
+  writeWhen?: () => boolean;
+}
+
+export function loadWithCodeCache<T>(file: string, opts: CodeCacheOptions = {}): T {
   const cacheFile = `${file}.v8cache`;
   const source = readFileSync(file, 'utf8');
   let cachedData: Buffer | undefined;
@@ -25,6 +30,7 @@ export function loadWithCodeCache<T>(file: string): T {
   if (!cachedData || script.cachedDataRejected) {
     // after the run, so the functions it compiled lazily are in the cache too
     process.once('exit', () => {
+      if (opts.writeWhen && !opts.writeWhen()) return;
       const tmp = `${cacheFile}.${process.pid}.tmp`;
       try {
         writeFileSync(tmp, script.createCachedData(), { mode: 0o644 });

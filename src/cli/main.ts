@@ -20,7 +20,7 @@ if (RUNC_COMMANDS.has(command)) {
   // dist/oci.cjs with its V8 code cache when built (npm run build), else the ES module
   const cjs = new URL('./oci.cjs', import.meta.url).pathname;
   const { runOci } = existsSync(cjs)
-    ? (await import('./code-cache.js')).loadWithCodeCache<typeof import('./oci.js')>(cjs)
+    ? (await import('./code-cache.js')).loadWithCodeCache<typeof import('./oci.js')>(cjs, { writeWhen: (await import('./code-cache-hint.js')).wasWarmRun })
     : await import('./oci.js');
   await runOci(argv);
 } else {

@@ -4,7 +4,8 @@
 // with its V8 code cache. `node dist/flox-runtime.mjs <runc argv>` reaches the same code.
 import { dirname, join } from 'node:path';
 import { loadWithCodeCache } from './code-cache.js';
+import { wasWarmRun } from './code-cache-hint.js';
 
 const here = dirname(process.argv[1] ?? '.');
-const { runOci } = loadWithCodeCache<typeof import('./oci.js')>(join(here, 'oci.cjs'));
+const { runOci } = loadWithCodeCache<typeof import('./oci.js')>(join(here, 'oci.cjs'), { writeWhen: wasWarmRun });
 void runOci(process.argv.slice(2));

@@ -7,6 +7,7 @@ import type { Activator, ExecRecord } from '../activate/types.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { isFloxError } from '../errors.js';
+import { markWarmRun } from './code-cache-hint.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { bundleDir, parseRuncArgv, type RuncInvocation } from '../oci/argv.js';
 import { exitLike, findDelegate, runDelegate } from '../oci/delegate.js';
@@ -28,7 +29,7 @@ async function prepare(
   config: Config,
   log: Logger,
   deps: OciDeps & { env: NodeJS.ProcessEnv; cwd: string },
-): Promise<{ execRecord?: { path: string; record: ExecRecord } }> {
+): Promise<{ execRecord?: { path: string; record: ExecRecord }; warm?: boolean }> {
   if (inv.command === 'create' || inv.command === 'run') {
     const bundle = bundleDir(inv, deps.cwd);
     const specPath = join(bundle, 'config.json');
@@ -61,10 +62,12 @@ async function prepare(
       ms: Math.round(performance.now() - started),
       ...result.summary,
     });
+    // nothing fetched: the start every pod after the first makes
+    const warm = result.summary.pathsFetched === 0 && result.summary.hubCache === true;
     if (result.execRecord && inv.id !== undefined) {
-      return { execRecord: { path: execRecordPath(inv.globals.root, inv.id), record: result.execRecord } };
+      return { execRecord: { path: execRecordPath(inv.globals.root, inv.id), record: result.execRecord }, warm };
     }
-    return {};
+    return { warm };
   }
   if (inv.command === 'exec' && inv.id !== undefined && inv.processFile) {
     const record = readExecRecord(execRecordPath(inv.globals.root, inv.id));
@@ -92,8 +95,9 @@ export async function runOci(argv: string[], deps: OciDeps = {}): Promise<never>
     const config = loadConfig(full.env);
     log = createLogger({ file: config.log.file, level: inv.globals.debug ? 'debug' : config.log.level, fields: { pid: process.pid } });
     const delegate = findDelegate(config.runtime.delegate, full.env.PATH);
-    const { execRecord } = await prepare(inv, config, log, full);
+    const { execRecord, warm } = await prepare(inv, config, log, full);
     const result = await runDelegate(delegate, argv);
+    if (warm && result.code === 0) markWarmRun(); // this run may train the code cache
     if (execRecord && result.code === 0) {
       try {
         writeExecRecord(execRecord.path, execRecord.record);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO } from '../../support/paths.js';
 
 // Runs the loader in a fresh Node, as main.ts does, on a small CommonJS bundle.
-function load(file: string): { out: string; status: number | null } {
+function load(file: string, writeWhen = 'undefined'): { out: string; status: number | null } {
   const loader = join(REPO, 'src/cli/code-cache.ts');
   const r = spawnSync(
     process.execPath,
@@ -14,7 +14,7 @@ function load(file: string): { out: string; status: number | null } {
       const out = '${file}.loader.mjs';
       await esb.build({ entryPoints: ['${loader}'], outfile: out, bundle: true, platform: 'node', format: 'esm', logLevel: 'error' });
       const { loadWithCodeCache } = await import(out);
-      const m = loadWithCodeCache('${file}');
+      const m = loadWithCodeCache('${file}', { writeWhen: ${writeWhen} });
       process.stdout.write(String(m.answer()));
     })`],
     { encoding: 'utf8' },
@@ -23,6 +23,16 @@ function load(file: string): { out: string; status: number | null } {
 }
 
 describe('loadWithCodeCache', () => {
+  it('writes the cache only from a run its writeWhen accepts (a warm activation)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'v8cache-'));
+    const file = join(dir, 'mod.cjs');
+    writeFileSync(file, 'exports.answer = () => 42;');
+    expect(load(file, '() => false')).toEqual({ out: '42', status: 0 });
+    expect(existsSync(`${file}.v8cache`)).toBe(false);
+    expect(load(file, '() => true')).toEqual({ out: '42', status: 0 });
+    expect(existsSync(`${file}.v8cache`)).toBe(true);
+  });
+
   it('runs the bundle, writes a V8 code cache once, and survives a corrupt cache', () => {
     const dir = mkdtempSync(join(tmpdir(), 'v8cache-'));
     const file = join(dir, 'mod.cjs');
