@@ -25,6 +25,11 @@ function gitEnv(token: string | undefined, home: string): Record<string, string>
     GIT_CONFIG_NOSYSTEM: '1',
     LC_ALL: 'C',
   };
+  // a node's own CA bundle for git, if it sets one (see docs/install.md, private CAs)
+  for (const k of ['GIT_SSL_CAINFO', 'GIT_SSL_CAPATH'] as const) {
+    const v = process.env[k];
+    if (v) env[k] = v;
+  }
   // The token travels in the environment (readable only by root), never in argv or the URL.
   const auth = authHeader(token).authorization;
   if (auth) Object.assign(env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: ${auth}` });
