@@ -47,7 +47,7 @@ interface Lane {
 }
 
 /** Bytes of file contents handed to the writer and not yet on disk, before the reader waits. */
-const MAX_QUEUED_BYTES = 8 << 20;
+const MAX_QUEUED_BYTES = 4 << 20;
 
 /**
  * Does the file system work of one unpack off the main thread (creating entries is the slow
