@@ -2,11 +2,10 @@
 // format is enforced because the input is untrusted until its NarHash is known to match: names
 // must be plain single components, entries strictly sorted, padding zero, lengths bounded by
 // what is left of NarSize, and nothing may follow the root node.
-import { chmod, close, fchmod, futimes, mkdir, open, symlink, utimes, write } from 'node:fs';
+import { closeSync, fchmodSync, futimesSync, mkdirSync, openSync, symlinkSync, utimesSync, writeSync, chmodSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { FloxError } from '../errors.js';
 import { ByteSource, TruncatedError } from './byte-source.js';
-import { Limiter } from './limit.js';
 
 export const NAR_MAGIC = 'nix-archive-1';
 const NAME_MAX = 255;
@@ -37,125 +36,6 @@ export class NarError extends FloxError {
 
 const SLASH = 0x2f;
 const EPOCH_PLUS_ONE = 1; // Nix canonicalises every mtime to 1
-
-type Cb<T> = (e: NodeJS.ErrnoException | null, v: T) => void;
-const call = <T = void>(f: (cb: Cb<T>) => void): Promise<T> => new Promise<T>((resolve, reject) => f((e, v) => (e ? reject(e) : resolve(v))));
-
-/** Where the next entry of a directory may be created. */
-interface Lane {
-  tail: Promise<unknown>;
-}
-
-/** Bytes of file contents handed to the writer and not yet on disk, before the reader waits. */
-const MAX_QUEUED_BYTES = 4 << 20;
-
-/**
- * Does the file system work of one unpack off the main thread (creating entries is the slow
- * part of unpacking on many file systems, and the reader, the download and the other paths'
- * unpacks go on meanwhile). Each entry waits for its directory; a directory is sealed
- * (mode, mtime) after everything in it. At most a few operations of one tree run at once, so
- * several trees share the thread pool, and file contents in flight are bounded.
- */
-class TreeWriter {
-  error: unknown;
-  private readonly all: Promise<unknown>[] = [];
-  private readonly slots = new Limiter(4);
-  private queued = 0;
-  private waiting: (() => void) | undefined;
-
-  private readonly unfinished = new Set<() => void>();
-
-  /** Remembers `p` for settle(), and its failure as the writer's error. */
-  private track<T>(p: Promise<T>): Promise<T> {
-    this.all.push(p.catch((e: unknown) => void (this.error ??= e)));
-    return p;
-  }
-
-  /** Runs `op` after `after`, unless something already failed. */
-  private step<T>(after: Promise<unknown>, op: () => Promise<T>): Promise<T> {
-    return this.track(after.then(() => this.slots.run(() => (this.error === undefined ? op() : Promise.reject(this.error)))));
-  }
-
-  /** Runs `op` in `dir`'s lane: entries of one directory are created one at a time (the kernel
-   *  serialises them anyway; more at once only spin), entries of different directories in parallel. */
-  private inDir<T>(dir: Lane, op: () => Promise<T>): Promise<T> {
-    const p = this.step(dir.tail, op);
-    dir.tail = p.catch(() => {});
-    return p;
-  }
-
-  mkdir(path: Buffer, parent: Lane): Lane & { made: Promise<void> } {
-    const made = this.inDir(parent, () => call((cb) => mkdir(path, 0o700, (e) => cb(e, undefined))));
-    return { made, tail: made };
-  }
-
-  symlink(target: Buffer, path: Buffer, dir: Lane): Promise<void> {
-    // created, never followed: nothing is ever written through a path we did not just mkdir
-    return this.inDir(dir, () => call((cb) => symlink(target, path, (e) => cb(e))));
-  }
-
-  /** Seals a directory once everything in it is done. */
-  seal(path: Buffer, inside: Promise<unknown>[]): Promise<void> {
-    return this.step(Promise.all(inside), async () => {
-      await call((cb) => chmod(path, 0o555, (e) => cb(e)));
-      await call((cb) => utimes(path, EPOCH_PLUS_ONE, EPOCH_PLUS_ONE, (e) => cb(e)));
-    });
-  }
-
-  file(path: Buffer, executable: boolean, dir: Lane) {
-    // 'wx': never through an existing entry (names are unique, so none should exist)
-    const opened = this.inDir(dir, () => call<number>((cb) => open(path, 'wx', 0o600, cb)));
-    let chain: Promise<unknown> = opened;
-    let closed: Promise<void> | undefined;
-    // the descriptor is closed once, whatever happened after it was opened
-    const closeAfter = (last: Promise<unknown>) =>
-      (closed ??= this.track(Promise.allSettled([opened, last]).then(([o]) => (o.status === 'fulfilled' ? call((cb) => close(o.value, (e) => cb(e))) : undefined))));
-    const abandon = () => void closeAfter(chain);
-    this.unfinished.add(abandon);
-    const writeAll = async (fd: number, b: Buffer) => {
-      for (let off = 0; off < b.length; ) off += await call<number>((cb) => write(fd, b, off, b.length - off, cb));
-    };
-    return {
-      /** Queues a copy of `c` (the reader's views are only valid until its next read). */
-      write: (c: Uint8Array): Promise<void> | undefined => {
-        const b = Buffer.from(c);
-        this.queued += b.length;
-        chain = this.step(chain, () => opened.then((fd) => writeAll(fd, b))).finally(() => {
-          this.queued -= b.length;
-          if (this.queued <= MAX_QUEUED_BYTES / 2) this.waiting?.();
-        });
-        if (this.queued <= MAX_QUEUED_BYTES) return undefined;
-        return new Promise<void>((r) => (this.waiting = r)).finally(() => (this.waiting = undefined));
-      },
-      end: (): Promise<void> => {
-        this.unfinished.delete(abandon);
-        const done = this.track(
-          chain.then(async () => {
-            const fd = await opened;
-            await call((cb) => fchmod(fd, executable ? 0o555 : 0o444, (e) => cb(e)));
-            await call((cb) => futimes(fd, EPOCH_PLUS_ONE, EPOCH_PLUS_ONE, (e) => cb(e)));
-          }),
-        );
-        return Promise.all([done, closeAfter(done)]).then(() => {});
-      },
-    };
-  }
-
-  /** Closes the files a failed read left half-written. */
-  abandon(): void {
-    for (const a of this.unfinished) a();
-    this.unfinished.clear();
-  }
-
-  /** Waits for every operation started so far (also after a failure, so nothing is created later). */
-  async settle(): Promise<void> {
-    for (let n = 0; n !== this.all.length; ) {
-      n = this.all.length;
-      await Promise.all(this.all);
-    }
-    this.waiting?.();
-  }
-}
 
 export async function unpackNar(src: AsyncIterable<Uint8Array>, dest: string, opts: UnpackOptions): Promise<UnpackResult> {
   const r = ByteSource.from(src);
@@ -212,14 +92,7 @@ export async function unpackNar(src: AsyncIterable<Uint8Array>, dest: string, op
     return slowBytes(TOKEN_MAX, 'token').then((x) => check(latin1(x), t));
   };
 
-  const w = new TreeWriter();
-  // a failed file system operation stops the reading too
-  const healthy = () => {
-    if (w.error !== undefined) throw w.error;
-  };
-
-  /** Each of these returns when its entry is read; the promise inside settles when it is on disk. */
-  const regular = async (path: Buffer, root: boolean, ready: Lane): Promise<{ done: Promise<void> }> => {
+  const regular = async (path: Buffer, root: boolean) => {
     let tag = await token();
     let executable = false;
     if (tag === 'executable') {
@@ -229,35 +102,36 @@ export async function unpackNar(src: AsyncIterable<Uint8Array>, dest: string, op
     }
     if (tag !== 'contents') throw bad(`expected "contents", got "${tag.slice(0, 20)}"`);
     const n = await len(Number.MAX_SAFE_INTEGER, 'file');
-    const f = w.file(path, executable, ready);
+    const fd = openSync(path, 'wx', 0o600);
     const h = root ? createHash('sha256') : undefined;
-    for await (const c of r.chunks(n)) {
-      h?.update(c);
-      const full = f.write(c);
-      if (full) await full;
-      healthy();
+    try {
+      for await (const c of r.chunks(n)) {
+        h?.update(c);
+        for (let off = 0; off < c.length; ) off += writeSync(fd, c, off, c.length - off);
+      }
+      fchmodSync(fd, executable ? 0o555 : 0o444);
+      futimesSync(fd, EPOCH_PLUS_ONE, EPOCH_PLUS_ONE);
+    } finally {
+      closeSync(fd);
     }
-    const done = f.end();
     await padding(n);
     if (h) result.rootFileSha256 = h.digest();
     result.files++;
-    return { done };
   };
 
-  const symlink = async (path: Buffer, ready: Lane): Promise<{ done: Promise<void> }> => {
+  const symlink = async (path: Buffer) => {
     await expect('target');
     const target = await bytes(TARGET_MAX, 'symlink target');
     if (target.length === 0 || target.includes(0)) throw bad('empty symlink target or NUL in it');
-    return { done: w.symlink(target, path, ready) };
+    // created, never followed: nothing is ever written through a path we did not just mkdir
+    symlinkSync(target, path);
   };
 
-  const directory = async (path: Buffer, depth: number, ready: Lane): Promise<{ done: Promise<void> }> => {
+  const directory = async (path: Buffer, depth: number) => {
     if (depth > MAX_DEPTH) throw bad(`directories nested deeper than ${MAX_DEPTH}`);
-    const dir = w.mkdir(path, ready);
-    const inside: Promise<unknown>[] = [dir.made];
+    mkdirSync(path, 0o700);
     let prev: Buffer | undefined;
     for (;;) {
-      healthy();
       const tag = await token();
       if (tag === ')') break;
       if (tag !== 'entry') throw bad(`expected "entry" or ")", got "${tag.slice(0, 20)}"`);
@@ -272,40 +146,33 @@ export async function unpackNar(src: AsyncIterable<Uint8Array>, dest: string, op
       }
       prev = name;
       await expect('node');
-      inside.push((await node(Buffer.concat([path, Buffer.from('/'), name]), depth + 1, false, dir)).done);
+      await node(Buffer.concat([path, Buffer.from('/'), name]), depth + 1, false);
       await expect(')');
     }
-    return { done: w.seal(path, inside) };
+    chmodSync(path, 0o555);
+    utimesSync(path, EPOCH_PLUS_ONE, EPOCH_PLUS_ONE);
   };
 
-  const node = async (path: Buffer, depth: number, root: boolean, ready: Lane): Promise<{ done: Promise<void> }> => {
+  const node = async (path: Buffer, depth: number, root: boolean): Promise<void> => {
     await expect('(');
     await expect('type');
     const type = await token();
-    let entry;
-    if (type === 'regular') entry = await regular(path, root, ready);
-    else if (type === 'symlink') entry = await symlink(path, ready);
-    else if (type === 'directory') return directory(path, depth, ready);
+    if (type === 'regular') await regular(path, root);
+    else if (type === 'symlink') await symlink(path);
+    else if (type === 'directory') return directory(path, depth);
     else throw bad(`unknown node type "${type.slice(0, 20)}"`);
     await expect(')');
-    return entry;
   };
 
   try {
     await expect(NAR_MAGIC);
-    const root = await node(Buffer.from(dest), 0, true, { tail: Promise.resolve() });
+    await node(Buffer.from(dest), 0, true);
     if (!(await r.atEnd())) throw bad('trailing bytes after the archive');
     result.size = r.offset;
     if (result.size !== opts.narSize) throw bad(`archive is ${result.size} bytes, NarSize says ${opts.narSize}`);
-    await w.settle();
-    healthy();
-    await root.done;
     return result;
   } catch (e) {
     await r.close().catch(() => {});
-    // nothing may still be creating entries when the caller cleans up
-    w.abandon();
-    await w.settle();
     if (e instanceof TruncatedError) throw bad(`archive ends early (${e.message})`);
     throw e;
   }
