@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Node-store substitution benchmark: realise the fixture closure (every role of
 // scripts/fixtures/make-nix-cache.sh) cold into an empty store, with our substituter (a fresh
-// node process running realiseClosure, bundled like the CLI) vs real Nix
+// node process running realiseClosure, one CommonJS bundle with a V8 code cache like the runtime's
+// OCI path) vs real Nix
 // (`nix copy --from http://127.0.0.1:… --to <empty local store>` with the same trusted key), both
 // from the same HTTP cache, interleaved. Prints medians, the ratio and peak RSS of each.
 //
@@ -28,18 +29,20 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
   const closure = [...new Set(Object.values(fx.closures).flat())];
 
   const work = mkdtempSync(join(tmpdir(), 'flox-bench-nix-'));
-  const child = join(work, 'nix-child.mjs');
+  // Our side runs as the runtime does on a node: one CommonJS bundle loaded through the same
+  // V8 code-cache loader as dist/oci-main.cjs (the warm-up run writes the cache).
+  const childBundle = join(work, 'nix-child.cjs');
+  const child = join(work, 'nix-child-main.cjs');
+  const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', minifyWhitespace: true, minifySyntax: true, logLevel: 'warning' };
   await build({
-    entryPoints: [join(repo, 'test/support/nix-child.ts')],
+    ...common,
+    stdin: { contents: NIX_CHILD_CJS, resolveDir: repo, loader: 'ts', sourcefile: 'nix-child-cjs.ts' },
+    outfile: childBundle,
+  });
+  await build({
+    ...common,
+    stdin: { contents: `const { loadWithCodeCache } = require('./src/cli/code-cache.ts'); loadWithCodeCache(require('node:path').join(__dirname, 'nix-child.cjs'));`, resolveDir: repo, loader: 'ts', sourcefile: 'nix-child-main.ts' },
     outfile: child,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    minifyWhitespace: true,
-    minifySyntax: true,
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: 'warning',
   });
 
   // one static server for both clients (GET and HEAD, as Nix needs)
@@ -65,7 +68,7 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
     new Promise((resolveRun, reject) => {
       if (nice !== undefined) [file, args] = ['nice', ['-n', String(nice), file, ...args]];
       const t = process.hrtime.bigint();
-      const p = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+      const p = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(env) });
       let out = '';
       let err = '';
       p.stdout.on('data', (d) => (out += d));
@@ -77,6 +80,10 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
       });
     });
 
+  // Stores are deleted after all rounds, not between them: on ext4 the inodes of a tree just
+  // deleted make the next tree's inode allocation slower, by an amount that varies from run to
+  // run and that only adds noise to both sides.
+  const done = [];
   // GNU time reports nix's peak RSS (Debian package "time"); without it that one number is n/a
   const hasTime = existsSync('/usr/bin/time');
   const rss = {};
@@ -99,7 +106,7 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
             rss[c].ours.push(last.maxRSS);
             inside[c].push(last.realiseMs);
             if (process.env.BENCH_DEBUG) console.log(`    ours wall ${ms.toFixed(0)} ms, inside the process ${last.t} ms`);
-            rmSync(stateDir, { recursive: true, force: true });
+            done.push(stateDir);
             return ms;
           },
           [`nix copy (${c})`]: async () => {
@@ -112,7 +119,7 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
             ];
             const { ms, err } = await run(hasTime ? '/usr/bin/time' : args.shift(), args, { NIX_REMOTE: 'local', NIX_CONFIG: 'substituters =' });
             if (hasTime) rss[c].nix.push(Number(err.trim().split('\n').at(-1)));
-            rmSync(store, { recursive: true, force: true });
+            done.push(store);
             return ms;
           },
         },
@@ -125,6 +132,7 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
       const narBytes = closure.reduce((s, p) => s + Number(/^NarSize: (\d+)$/m.exec(readFileSync(join(fx.caches[c], `${p.slice(11, 43)}.narinfo`), 'utf8'))[1]), 0);
       console.log(`  peak RSS: ours ${(oursRss / 1024).toFixed(1)} MiB (median ${(median(rss[c].ours) / 1024).toFixed(1)}), nix copy ${(nixRss / 1024).toFixed(1)} MiB; closure NAR bytes ${(narBytes / 1048576).toFixed(2)} MiB`);
       results[c] = { ours: r[`ours (${c})`], oursInProcess: r[`ours, in-process part (${c})`], nix: r[`nix copy (${c})`], ratio: r[`ours (${c})`].ratio, peakRssKiB: { ours: oursRss, nix: nixRss } };
+      for (const d of done.splice(0)) rmSync(d, { recursive: true, force: true });
     }
   } finally {
     server.close();
@@ -132,6 +140,32 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
     rmSync(work, { recursive: true, force: true });
   }
   return results;
+}
+
+// test/support/nix-child.ts without top-level await, for a CommonJS bundle: one JSON argument
+// {paths, opts, quiet}; prints {"result": ...} or {"error": ...} with realiseMs and maxRSS.
+const NIX_CHILD_CJS = `
+import { realiseClosure } from './src/nix/index.ts';
+const started = performance.now();
+const arg = JSON.parse(process.argv[2] ?? '{}');
+const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\\n');
+realiseClosure(arg.paths, { ...arg.opts, ...(arg.quiet ? {} : { onEvent: (e: unknown) => out({ t: Math.round(performance.now()), event: e }) }) }).then(
+  (result) => out({ t: Math.round(performance.now()), realiseMs: performance.now() - started, result, maxRSS: process.resourceUsage().maxRSS }),
+  (e) => {
+    out({ error: { kind: e?.kind ?? 'unknown', message: e?.message ?? String(e) } });
+    process.exitCode = 1;
+  },
+);
+`;
+
+// As bin/flox-runtime does: Node would load NODE_EXTRA_CA_CERTS at start-up
+function childEnv(extra) {
+  const env = { ...process.env, ...extra };
+  if (env.NODE_EXTRA_CA_CERTS) {
+    env.FLOX_RUNTIME_EXTRA_CA_CERTS = env.NODE_EXTRA_CA_CERTS;
+    delete env.NODE_EXTRA_CA_CERTS;
+  }
+  return env;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
