@@ -5,6 +5,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
 import type * as Https from 'node:https';
+import { extraCaOptions } from '../net/extra-ca.js';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -30,7 +31,7 @@ const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
 // node:https (and TLS with it) loads only when a substituter needs it
 let https: Promise<{ request: typeof Https.request; agent: Https.Agent }> | undefined;
 const loadHttps = () =>
-  (https ??= import('node:https').then((m) => ({ request: m.request, agent: new m.Agent({ keepAlive: true, maxSockets: 64 }) })));
+  (https ??= Promise.all([import('node:https'), extraCaOptions()]).then(([m, tls]) => ({ request: m.request, agent: new m.Agent({ keepAlive: true, maxSockets: 64, ...tls }) })));
 const MAX_REDIRECTS = 5;
 
 function statusError(url: string, status: number): Error {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { listRefs } from '../../../src/floxhub/smart-http.js';
 import { EXTRA_CA_ENV, resetExtraCa } from '../../../src/net/extra-ca.js';
+import { getText } from '../../../src/nix/http.js';
 
 const SHA = 'a'.repeat(40);
 const pkt = (s: string) => `${(s.length + 4).toString(16).padStart(4, '0')}${s}`;
@@ -43,6 +44,11 @@ it('refuses a certificate from a CA nobody named', async () => {
 it('trusts the CA named by FLOX_RUNTIME_EXTRA_CA_CERTS, loaded on the first HTTPS request', async () => {
   process.env[EXTRA_CA_ENV] = join(work, 'ca.pem');
   expect((await listRefs(`${base}/o/floxmeta`, { timeoutMs: 5000 })).get('refs/heads/e')).toBe(SHA);
+});
+
+it("a binary cache behind the same CA is trusted too (the substituter's https agent)", async () => {
+  process.env[EXTRA_CA_ENV] = join(work, 'ca.pem');
+  expect(await getText(`${base}/nix-cache-info`, { timeoutMs: 5000 })).toContain('refs/heads/e');
 });
 
 it('ignores an unreadable file, as Node does with NODE_EXTRA_CA_CERTS', async () => {
