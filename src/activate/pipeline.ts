@@ -64,7 +64,7 @@ export const activateContainer: Activator = async (input: ActivationInput): Prom
 };
 
 /** realiseClosure bounded by nix.deadline-ms as a whole (each request has nix.timeout-ms). */
-async function realiseInTime(wanted: string[], config: ActivationInput['config'], stateDir: string, user: string, envRef: string): Promise<RealiseResult> {
+async function realiseInTime(wanted: string[], config: ActivationInput['config'], stateDir: string, user: string, envRef: string, cancel?: AbortSignal): Promise<RealiseResult> {
   const deadline = AbortSignal.timeout(config.nix.deadlineMs);
   try {
     return await realiseClosure(wanted, {
@@ -74,7 +74,7 @@ async function realiseInTime(wanted: string[], config: ActivationInput['config']
       maxParallel: config.nix.maxParallelDownloads,
       timeoutMs: config.nix.timeoutMs,
       user,
-      signal: deadline,
+      signal: cancel ? AbortSignal.any([deadline, cancel]) : deadline,
     });
   } catch (e) {
     if (!deadline.aborted) throw e;
@@ -114,7 +114,7 @@ async function activate(input: ActivationInput, envRef: string, gc?: PendingLock
   const storeHostDir = hostNix ? NIX_STORE : nodeStoreDir(stateDir);
 
   /** The closure of a generation on the node, and its rendered profile. */
-  const realiseAndRender = async (resolved: ResolvedEnvironment) => {
+  const realiseAndRender = async (resolved: ResolvedEnvironment, cancel?: AbortSignal) => {
     const t0 = performance.now();
     const selected = selectPackages(resolved, config.runtime.system);
     const wanted = [...storePathsOf(selected), ...(shellStorePath ? [shellStorePath] : [])];
@@ -125,7 +125,7 @@ async function activate(input: ActivationInput, envRef: string, gc?: PendingLock
       ? (dryClosure ?? { closure: [...wanted].sort(), fetched: [], present: [], bytesDownloaded: 0, narBytes: 0 })
       : hostNix
       ? await realiseWithHostNix(wanted, { substituters: config.nix.substituters, trustedPublicKeys: config.nix.trustedPublicKeys, timeoutMs: config.nix.timeoutMs })
-      : await realiseInTime(wanted, config, stateDir, user, envRef);
+      : await realiseInTime(wanted, config, stateDir, user, envRef, cancel);
     const t1 = performance.now();
     const dryRender = dryRun ? plannedRender(stateDir, resolved, request.mode, config.runtime.system) : undefined;
     const rendered = dryRender ?? (await renderEnvironment({ resolved, mode: request.mode, system: config.runtime.system, stateDir, storeDir: storeHostDir, log }));
@@ -136,8 +136,14 @@ async function activate(input: ActivationInput, envRef: string, gc?: PendingLock
   // the node saw last is realised and rendered: when the head has not moved, as on nearly every
   // start, that work is done by the time the answer comes. The hub's answer decides what runs.
   const guess = input.headCheck && !dryRun ? await cachedLiveGeneration(request.environment, hubOpts) : undefined;
-  const early = guess && realiseAndRender(guess);
+  const wrongGuess = new AbortController();
+  const early = guess && realiseAndRender(guess, wrongGuess.signal);
   early?.catch(() => {}); // its failure matters only if the guess is confirmed (awaited below)
+  // a wrong guess is stopped (it may be fetching paths the node lost) and let settle
+  const dropGuess = async () => {
+    wrongGuess.abort(new Error('superseded by the hub\'s answer'));
+    await early?.catch(() => {});
+  };
   let resolved: ResolvedEnvironment;
   try {
     resolved = dryRun?.offline
@@ -150,12 +156,12 @@ async function activate(input: ActivationInput, envRef: string, gc?: PendingLock
           ...(guess && { cachedHead: guess }),
         });
   } catch (e) {
-    await early?.catch(() => {}); // nothing left running behind the error
+    await dropGuess();
     throw e;
   }
   t.mark('resolve');
   const confirmed = guess !== undefined && resolved.commit === guess.commit && resolved.generation === guess.generation;
-  if (early && !confirmed) await early.catch(() => {});
+  if (!confirmed) await dropGuess();
   const { realised, rendered, dryClosure, dryRender, ms } = confirmed ? await early! : await realiseAndRender(resolved);
   if (!dryRun) recordUsage(stateDir, { resolved, mode: request.mode, system: config.runtime.system, key: rendered.key, closure: realised.closure });
   t.phases.realise = ms.realise;
