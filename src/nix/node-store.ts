@@ -101,8 +101,11 @@ export function removePathMeta(stateDir: string, basename: string): void {
 export function addUser(stateDir: string, basename: string, user: string): void {
   if (!user || user.length > 200) throw new FloxError('store', `invalid user "${user.slice(0, 40)}" for ${basename}: 1-200 characters`);
   const dir = usersDir(stateDir, basename);
+  const file = join(dir, encodeURIComponent(user).replaceAll('.', '%2E'));
+  // a warm start finds itself already recorded: one stat instead of a mkdir and a write
+  if (existsSync(file)) return;
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, encodeURIComponent(user).replaceAll('.', '%2E')), '');
+  writeFileSync(file, '');
 }
 
 export function removeUser(stateDir: string, basename: string, user: string): void {
