@@ -8,6 +8,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { FloxError } from '../errors.js';
 import { Limiter } from './limit.js';
+import { isSingleZstdFrame } from './zstd-frame.js';
 import type { Compression } from './narinfo.js';
 
 export type Decompressor = (src: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
@@ -171,6 +172,47 @@ async function* zstd(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> 
   yield* out;
 }
 
+// A small NAR (file and NAR size known, as narinfo gives them) is decoded in one go into a buffer
+// of exactly NarSize: fzstd's streaming decoder allocates the frame's whole window (2-8 MiB as
+// Nix writes them) and shifts it after every block, ~3 ms per tiny NAR. Memory stays bounded by
+// the two limits; anything larger than announced, or not a single plain frame, streams.
+const ONE_SHOT_MAX_FILE = 64 * 1024;
+const ONE_SHOT_MAX_NAR = 4 * 1024 * 1024;
+
+function zstdFor(narSize: number | undefined, fileSize: number | undefined): Decompressor {
+  if (narSize === undefined || narSize > ONE_SHOT_MAX_NAR || fileSize === undefined || fileSize > ONE_SHOT_MAX_FILE) return zstd;
+  return async function* (src) {
+    const it = src[Symbol.asyncIterator]();
+    const head: Uint8Array[] = [];
+    let size = 0;
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      head.push(r.value);
+      size += r.value.length;
+      if (size > ONE_SHOT_MAX_FILE) {
+        yield* zstd(prepend(head, it));
+        return;
+      }
+    }
+    const input = Buffer.concat(head, size);
+    if (!isSingleZstdFrame(input)) {
+      yield* zstd(prepend([input], it));
+      return;
+    }
+    const { decompress } = await import('fzstd');
+    try {
+      // a frame that decodes to another size than NarSize fails the NarSize/NarHash check after this
+      yield decompress(input, new Uint8Array(narSize));
+    } catch (e) {
+      throw new DecompressError(`zstd: ${(e as Error).message}`);
+    }
+  };
+}
+
+async function* prepend(head: Uint8Array[], rest: AsyncIterator<Uint8Array>): AsyncIterable<Uint8Array> {
+  yield* head;
+  for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
+}
+
 async function* none(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   yield* src;
 }
@@ -179,6 +221,8 @@ export interface DecompressorOptions {
   /** use xz/zstd/bzip2 from PATH when present and the file is at least this big (default 64 KiB; Infinity: never) */
   nativeMinBytes?: number;
   fileSize?: number;
+  /** the NAR's size from narinfo: small zstd NARs decode in one piece (zstdFor) */
+  narSize?: number;
 }
 
 const NATIVE: Partial<Record<Compression, string>> = { xz: 'xz', zstd: 'zstd', bzip2: 'bzip2' };
@@ -194,7 +238,7 @@ export function decompressor(c: Compression, opts: DecompressorOptions = {}): De
     case 'xz':
       return xz;
     case 'zstd':
-      return zstd;
+      return zstdFor(opts.narSize, opts.fileSize);
     // node:zlib loads only for the compressions that need it
     case 'gzip':
       return async function* (src) {

@@ -43,7 +43,7 @@ async function* verified(
   }
   const got = h.digest();
   if (expectHash && !got.equals(expectHash)) {
-    throw new FloxError('nix-hash', `${label} does not match its hash: expected sha256:${expectHash.toString('hex')}, got sha256:${got.toString('hex')}`);
+    throw new FloxError('nix-hash', `${label} is corrupt: it does not match its hash (expected sha256:${expectHash.toString('hex')}, got sha256:${got.toString('hex')})`);
   }
 }
 
@@ -62,7 +62,7 @@ export async function fetchNar(info: NarInfo, dest: string, opts: FetchNarOption
     },
     true,
   );
-  const nar = verified(decompressor(info.compression, { ...(info.fileSize !== undefined ? { fileSize: info.fileSize } : {}), ...(opts.nativeMinBytes !== undefined ? { nativeMinBytes: opts.nativeMinBytes } : {}) })(file), info.narSize, info.narHash.digest, `NAR of ${info.storePath} from ${opts.substituter}`, () => {}, false);
+  const nar = verified(decompressor(info.compression, { narSize: info.narSize, ...(info.fileSize !== undefined ? { fileSize: info.fileSize } : {}), ...(opts.nativeMinBytes !== undefined ? { nativeMinBytes: opts.nativeMinBytes } : {}) })(file), info.narSize, info.narHash.digest, `NAR of ${info.storePath} from ${opts.substituter}`, () => {}, false);
   // The reader must not close the stream on a format error: draining the rest decides whether
   // the archive is corrupt (hash mismatch: tampered or damaged) or a validly signed hostile NAR.
   const narIt = nar[Symbol.asyncIterator]();
