@@ -28,33 +28,24 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });
-// The OCI path once more as one CommonJS file, which main.ts loads with a V8 code cache.
-await build({
-  entryPoints: ['src/cli/oci-entry.ts'],
-  outfile: `${out}/oci.cjs`,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  minifyWhitespace: true,
-  minifySyntax: true,
-  legalComments: 'none',
-  define: { __FLOX_RUNTIME_VERSION__: JSON.stringify(version) },
-  logLevel: 'warning',
-});
-// ...and the small CommonJS entry bin/flox-runtime runs for it (no ES module loader at all)
-await build({
-  entryPoints: ['src/cli/oci-main.ts'],
-  outfile: `${out}/oci-main.cjs`,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  minifyWhitespace: true,
-  minifySyntax: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+// The OCI path once more as one CommonJS file, which main.ts and oci-main.cjs load with a V8
+// code cache, and the small CommonJS entry bin/flox-runtime runs for it (no ES module loader).
+const cjs = (entry, outfile, extra = {}) =>
+  build({
+    entryPoints: [entry],
+    outfile: `${out}/${outfile}`,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    ...extra,
+  });
+await cjs('src/cli/oci-entry.ts', 'oci.cjs', { define: { __FLOX_RUNTIME_VERSION__: JSON.stringify(version) } });
+await cjs('src/cli/oci-main.ts', 'oci-main.cjs');
 chmodSync(`${out}/flox-runtime.mjs`, 0o755);
 if (existsSync('dist')) renameSync('dist', old);
 renameSync(out, 'dist');
