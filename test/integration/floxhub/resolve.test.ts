@@ -27,6 +27,13 @@ function opts(extra: Partial<ResolveOptions> = {}): ResolveOptions & { logFile: 
   return { gitUrl: hub.gitUrl, stateDir: join(work, `state-${n++}`), timeoutMs: 5000, log: createLogger({ file: logFile, level: 'debug' }), logFile, ...extra };
 }
 
+/** Pushes a new generation of public-owner/<name> that installs hello. */
+function pushHello(name: string, metadataVersion: 1 | 2): void {
+  const f = hub.fixtures;
+  const toml = 'version = 1\n[install]\nhello.pkg-path = "hello"\n';
+  f.pushGeneration({ outDir: hub.outDir, owner: 'public-owner', name, manifestToml: toml, lock: f.makeLock(toml, [f.catalogEntry('hello', hub.nix.packages.hello!)]), metadataVersion });
+}
+
 async function kindOf(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -137,9 +144,7 @@ describe('the head check sent early (before the activation code loads)', () => {
 describe('the guess from the node cache (worked on while the hub is asked)', () => {
   it('is taken as is when the hub names the same commit, and not after a push', async () => {
     const o = opts();
-    const f = hub.fixtures;
-    const toml = 'version = 1\n[install]\nhello.pkg-path = "hello"\n';
-    const push = () => f.pushGeneration({ outDir: hub.outDir, owner: 'public-owner', name: 'guessed', manifestToml: toml, lock: f.makeLock(toml, [f.catalogEntry('hello', hub.nix.packages.hello!)]), metadataVersion: 2 });
+    const push = () => pushHello('guessed', 2);
     push();
     expect(await cachedLiveGeneration({ owner: 'public-owner', name: 'guessed' }, o)).toBeUndefined(); // never resolved here
     const first = await resolveEnvironment({ owner: 'public-owner', name: 'guessed' }, o);
@@ -252,9 +257,7 @@ describe('FloxHub down', () => {
 
   it('the ref check works but the fetch fails: the cached generation, or unreachable without one', async () => {
     const o = opts();
-    const f = hub.fixtures;
-    const toml = 'version = 1\n[install]\nhello.pkg-path = "hello"\n';
-    const push = () => f.pushGeneration({ outDir: hub.outDir, owner: 'public-owner', name: 'flaky', manifestToml: toml, lock: f.makeLock(toml, [f.catalogEntry('hello', hub.nix.packages.hello!)]), metadataVersion: 1 });
+    const push = () => pushHello('flaky', 1);
     push();
     const before = await resolveEnvironment({ owner: 'public-owner', name: 'flaky' }, o);
     push();
