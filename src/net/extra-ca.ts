@@ -8,23 +8,24 @@ import { readFileSync } from 'node:fs';
 
 export const EXTRA_CA_ENV = 'FLOX_RUNTIME_EXTRA_CA_CERTS';
 
-let loaded: { ca?: string[] } | undefined;
+let loaded: Promise<{ ca?: string[] }> | undefined;
 
 /** TLS options to spread into an https request or Agent: `{ ca }` when extra CAs are set, else `{}`. */
-export async function extraCaOptions(env: NodeJS.ProcessEnv = process.env): Promise<{ ca?: string[] }> {
-  if (loaded) return loaded;
-  const file = env[EXTRA_CA_ENV];
-  loaded = {};
-  if (file) {
-    try {
-      const extra = readFileSync(file, 'utf8');
-      // node:tls only now: an http hub never loads it
-      loaded = { ca: [...(await import('node:tls')).rootCertificates, extra] };
-    } catch (e) {
-      process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
-    }
+export function extraCaOptions(env: NodeJS.ProcessEnv = process.env): Promise<{ ca?: string[] }> {
+  // one load, shared: callers that come while it runs (a head check and a substituter) wait for it
+  return (loaded ??= load(env[EXTRA_CA_ENV]));
+}
+
+async function load(file: string | undefined): Promise<{ ca?: string[] }> {
+  if (!file) return {};
+  try {
+    const extra = readFileSync(file, 'utf8');
+    // node:tls only now: an http hub never loads it
+    return { ca: [...(await import('node:tls')).rootCertificates, extra] };
+  } catch (e) {
+    process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
+    return {};
   }
-  return loaded;
 }
 
 /** For tests: forget what was loaded. */

@@ -51,6 +51,12 @@ it("a binary cache behind the same CA is trusted too (the substituter's https ag
   expect(await getText(`${base}/nix-cache-info`, { timeoutMs: 5000 })).toContain('refs/heads/e');
 });
 
+it('callers that come while the file loads get the CA too (one load, shared)', async () => {
+  process.env[EXTRA_CA_ENV] = join(work, 'ca.pem');
+  const answers = await Promise.all([1, 2, 3].map(() => listRefs(`${base}/o/floxmeta`, { timeoutMs: 5000 })));
+  for (const refs of answers) expect(refs.get('refs/heads/e')).toBe(SHA);
+});
+
 it('ignores an unreadable file, as Node does with NODE_EXTRA_CA_CERTS', async () => {
   process.env[EXTRA_CA_ENV] = join(work, 'missing.pem');
   await expect(listRefs(`${base}/o/floxmeta`, { timeoutMs: 5000 })).rejects.toMatchObject({ reason: 'unreachable' });
