@@ -70,7 +70,7 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
   const log = opts.log.child({ environment: shown });
   // a token-fetched entry serves only the same token again: any token is not the right one
   const digest = opts.token === undefined ? undefined : tokenDigest(opts.token);
-  const usable = (p: Pointer | undefined): p is Pointer => p !== undefined && (p.anonymous || (digest !== undefined && p.tokenSha256 === digest));
+  const usable = usableWith(digest);
 
   // 1. a pinned generation already on the node: no network at all
   if (ref.generation !== undefined) {
@@ -165,6 +165,11 @@ async function remember(dir: string, commit: string, generation: number, live: b
   await updatePointer(pinPointer(dir, generation), pointer);
 }
 
+/** Whether a cache pointer serves a start with this token: anonymous entries, or the same token's. */
+function usableWith(tokenSha256: string | undefined): (p: Pointer | undefined) => p is Pointer {
+  return (p): p is Pointer => p !== undefined && (p.anonymous || (tokenSha256 !== undefined && p.tokenSha256 === tokenSha256));
+}
+
 /**
  * The live generation at the branch head this node saw last, from the cache alone (no network),
  * if the token may use it; undefined otherwise. What a start guesses while the hub is asked.
@@ -175,7 +180,7 @@ export async function cachedLiveGeneration(refIn: EnvironmentRef, opts: { gitUrl
     const ref = validRef(refIn);
     const dir = envCacheDir(opts.stateDir, opts.gitUrl, ref.owner, ref.name);
     const digest = opts.token === undefined ? undefined : tokenDigest(opts.token);
-    return await offlineFallback(ref, dir, (p): p is Pointer => p !== undefined && (p.anonymous || (digest !== undefined && p.tokenSha256 === digest)));
+    return await offlineFallback(ref, dir, usableWith(digest));
   } catch {
     return undefined;
   }
