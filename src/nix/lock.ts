@@ -2,7 +2,7 @@
 // and let util-linux `flock` lock *our* open file description (passed as fd 3) and exit; the lock
 // then lives exactly as long as our descriptor, so the kernel drops it if we die (kill -9).
 import { spawn } from 'node:child_process';
-import { closeSync, open, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { FloxError } from '../errors.js';
 import { type Deferred, deferred } from './limit.js';
 
@@ -90,17 +90,17 @@ export function tryLockEach(files: string[]): Promise<Lock | undefined>[] {
     return [...first, ...files.slice(BATCH).map((_, i) => rest.then((r) => r[i]!))];
   }
   const pending = files.map(() => deferred<Lock | undefined>());
-  // opened off the main thread: creating lock files in a cold store is not free
-  void Promise.allSettled(files.map((f) => new Promise<number>((resolve, reject) => open(f, 'a', 0o600, (e, fd) => (e ? reject(e) : resolve(fd)))))).then((opened) => {
-    const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    const fds = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
-    if (failed) {
-      for (const fd of fds) closeSync(fd);
-      for (const p of pending) p.reject(failed.reason);
-      return;
-    }
-    lockFds(fds, pending);
-  });
+  // Opened here and now: the child that locks them is the critical path of a cold realise (the
+  // first download waits for its lock), and opens queued behind a busy main thread delayed it.
+  const fds: number[] = [];
+  try {
+    for (const f of files) fds.push(openSync(f, 'a', 0o600));
+  } catch (e) {
+    for (const fd of fds) closeSync(fd);
+    for (const p of pending) p.reject(e);
+    return pending.map((p) => p.promise);
+  }
+  lockFds(fds, pending);
   return pending.map((p) => p.promise);
 }
 

@@ -7,7 +7,6 @@
 // A path is valid when both store/<basename> and its meta record exist; the record is written
 // first, so a crash leaves at worst an orphan record, never a path without one.
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { FloxError } from '../errors.js';
@@ -35,10 +34,6 @@ export function ensureStoreDirs(stateDir: string): void {
   for (const d of storeDirs(stateDir)) mkdirSync(d, { recursive: true, mode: 0o755 });
 }
 
-/** ensureStoreDirs off the main thread. */
-export async function ensureStoreDirsAsync(stateDir: string): Promise<void> {
-  for (const d of storeDirs(stateDir)) await mkdir(d, { recursive: true, mode: 0o755 });
-}
 
 const PathMetaSchema = z.object({
   version: z.literal(1),

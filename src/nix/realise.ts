@@ -15,7 +15,7 @@ import { formatNix32 } from './hash.js';
 import {
   addUser,
   commitPath,
-  ensureStoreDirsAsync,
+  ensureStoreDirs,
   isValidPath,
   lockFileOf,
   newTmpPath,
@@ -128,8 +128,11 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
   // Locks of paths that are not here yet, taken while their narinfos are on their way: one child
   // process for the paths found in the same turn; contended ones are waited for in realiseOne.
   let lockQueue: { basename: string; got: Deferred<Lock | undefined> }[] = [];
-  let dirs: Promise<void> | undefined;
-  const storeDirs = () => (dirs ??= ensureStoreDirsAsync(stateDir));
+  let dirsMade = false;
+  const storeDirs = () => {
+    if (!dirsMade) ensureStoreDirs(stateDir);
+    dirsMade = true;
+  };
   const fail = (e: unknown) => {
     if (!walkFailed) {
       walkFailed = true;
@@ -140,16 +143,15 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
   const flushLocks = () => {
     const batch = lockQueue;
     lockQueue = [];
-    storeDirs().then(
-      () => {
-        const each = tryLockEach(batch.map((q) => lockFileOf(stateDir, q.basename)));
-        batch.forEach((q, i) => each[i]!.then(q.got.resolve, q.got.reject));
-      },
-      (e: unknown) => {
-        fail(e);
-        for (const q of batch) q.got.reject(e);
-      },
-    );
+    try {
+      storeDirs();
+    } catch (e) {
+      fail(e);
+      for (const q of batch) q.got.reject(e);
+      return;
+    }
+    const each = tryLockEach(batch.map((q) => lockFileOf(stateDir, q.basename)));
+    batch.forEach((q, i) => each[i]!.then(q.got.resolve, q.got.reject));
   };
   const lockSoon = (basename: string): Promise<Lock | undefined> => {
     const got = deferred<Lock | undefined>();
@@ -294,7 +296,7 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
     // lookups found later are appended while we wait
     for (let i = 0; i < lookups.length; i++) await lookups[i];
     // also when nothing was missing: the store's directories exist afterwards, as callers expect
-    await storeDirs();
+    storeDirs();
   } catch (e) {
     // visit() itself failed (a corrupt metadata record), or the store cannot be made
     fail(e);
@@ -360,11 +362,13 @@ async function lookup(
   retry: RetryOptions,
   only?: string,
 ): Promise<TrustedNarInfo> {
+  // nix-cache-info goes out first (the first lookup asks for it), ahead of the narinfos
+  const opened = substituters();
   // With a single substituter there is no order to decide: its narinfo is asked for alongside
   // its nix-cache-info instead of one round trip later (and used only once that checked out).
   const early = only !== undefined ? fetchNarInfo(only, storePath, fetchOpts, retry) : undefined;
   early?.catch(() => {});
-  const subs = await substituters();
+  const subs = await opened;
   const untrusted: string[] = [];
   const errors: string[] = [];
   for (const sub of subs) {
