@@ -1,13 +1,12 @@
-// Reading from a substituter: http(s) with node:http and keep-alive agents (no fetch: its lazy
-// undici start-up costs more than a whole small closure on a fast link), file:// from disk.
+// Reading from a substituter: http(s) with our HTTP/1.1 client (src/net/http1.ts: node:http's
+// machinery cost ~2 ms of a cold process per request, fetch/undici more), file:// from disk.
 // Knows which failures are worth retrying, and retries them with exponential backoff.
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
-import type * as Https from 'node:https';
-import { extraCaOptions } from '../net/extra-ca.js';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { HttpTimeoutError, type Response, get as httpGet } from '../net/http1.js';
+import { extraCaOptions } from '../net/extra-ca.js';
 
 /** A failure that may go away when tried again (network, 5xx, truncated body, timeout). */
 export class TransientError extends Error {}
@@ -27,68 +26,47 @@ export interface FetchOptions {
   signal?: AbortSignal;
 }
 
-const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
-// node:https (and TLS with it) loads only when a substituter needs it
-let https: Promise<{ request: typeof Https.request; agent: Https.Agent }> | undefined;
-const loadHttps = () =>
-  (https ??= Promise.all([import('node:https'), extraCaOptions()]).then(([m, tls]) => ({ request: m.request, agent: new m.Agent({ keepAlive: true, maxSockets: 64, ...tls }) })));
 const MAX_REDIRECTS = 5;
+const HEADERS = { 'User-Agent': 'flox-runtime', Accept: '*/*' };
 
 function statusError(url: string, status: number): Error {
   return status >= 500 || status === 429 || status === 408 ? new TransientError(`${url}: HTTP ${status}`) : new HttpStatusError(url, status);
 }
 
 /** A response with a 2xx status (redirects followed), or undefined for 404/403/410. */
-async function get(url: string, opts: FetchOptions, redirects = 0): Promise<IncomingMessage | undefined> {
+async function get(url: string, opts: FetchOptions, redirects = 0): Promise<Response | undefined> {
   opts.signal?.throwIfAborted();
   const u = new URL(url);
-  const headers = { 'user-agent': 'flox-runtime', accept: '*/*' };
-  let req;
-  if (u.protocol === 'https:') {
-    const h = await loadHttps();
-    opts.signal?.throwIfAborted();
-    req = h.request(u, { agent: h.agent, headers });
-  } else {
-    req = httpRequest(u, { agent: httpAgent, headers });
+  let res: Response;
+  try {
+    // node:tls and the extra CAs load only for an https cache
+    const tls = u.protocol === 'https:' ? await extraCaOptions() : undefined;
+    res = await httpGet(u, { headers: HEADERS, timeoutMs: opts.timeoutMs, ...(tls ? { tls } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+  } catch (e) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    if (e instanceof HttpTimeoutError) throw new TransientError(`${url}: no response in ${opts.timeoutMs} ms`);
+    throw new TransientError(`${url}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    const timer = setTimeout(() => req.destroy(new TransientError(`${url}: no response in ${opts.timeoutMs} ms`)), opts.timeoutMs);
-    const onAbort = () => req.destroy(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error('aborted'));
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const done = () => {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-    };
-    req.on('response', (r) => {
-      done();
-      resolve(r);
-    });
-    req.on('error', (e) => {
-      done();
-      if (opts.signal?.aborted) reject(opts.signal.reason);
-      else reject(e instanceof TransientError ? e : new TransientError(`${url}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
-    });
-    req.end();
-  });
-  const status = res.statusCode ?? 0;
-  if (status >= 300 && status < 400 && res.headers.location) {
-    res.resume();
+  const status = res.status;
+  const location = res.headers.get('location');
+  if (status >= 300 && status < 400 && location) {
+    res.discard();
     if (redirects >= MAX_REDIRECTS) throw new HttpStatusError(url, status);
-    return get(new URL(res.headers.location, url).toString(), opts, redirects + 1);
+    return get(new URL(location, url).toString(), opts, redirects + 1);
   }
   if (status === 404 || status === 403 || status === 410) {
-    res.resume();
+    res.discard();
     return undefined;
   }
   if (status < 200 || status >= 300) {
-    res.resume();
+    res.discard();
     throw statusError(url, status);
   }
   return res;
 }
 
 /** Streams a response body; a stall longer than timeoutMs or a cut connection is transient. */
-async function* body(res: IncomingMessage, url: string, opts: FetchOptions): AsyncGenerator<Uint8Array> {
+async function* body(res: Response, url: string, opts: FetchOptions): AsyncGenerator<Uint8Array> {
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
     clearTimeout(timer);
@@ -98,19 +76,17 @@ async function* body(res: IncomingMessage, url: string, opts: FetchOptions): Asy
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     arm();
-    for await (const chunk of res) {
+    for await (const chunk of res.body) {
       arm();
-      yield chunk as Buffer;
+      yield chunk;
     }
-    if (!res.complete) throw new TransientError(`${url}: connection closed before the body was complete`);
   } catch (e) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     if (e instanceof TransientError) throw e;
-    throw new TransientError(`${url}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new TransientError(`${url}: ${(e as NodeJS.ErrnoException).code === 'ECONNCLOSED' ? (e as Error).message : ((e as NodeJS.ErrnoException).code ?? (e as Error).message)}`);
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
-    if (!res.complete) res.destroy();
   }
 }
 
