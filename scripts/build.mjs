@@ -2,6 +2,7 @@
 // commands), so a container start reads and compiles only the code it runs instead of
 // resolving ~100 modules from node_modules.
 import { build } from 'esbuild';
+import { rawText } from './esbuild-raw.mjs';
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -26,6 +27,7 @@ await build({
   define: { __FLOX_RUNTIME_VERSION__: JSON.stringify(version) },
   // CommonJS dependencies inside an ESM bundle still call require()
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  plugins: [rawText],
   logLevel: 'warning',
 });
 // The OCI path once more as one CommonJS file, which main.ts and oci-main.cjs load with a V8
@@ -41,6 +43,7 @@ const cjs = (entry, outfile, extra = {}) =>
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'none',
+    plugins: [rawText],
     logLevel: 'warning',
     ...extra,
   });

@@ -5,6 +5,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { rawText } from '../esbuild-raw.mjs';
 import { readdirSync } from 'node:fs';
 import { interleave, report, timeSync } from './lib.mjs';
 
@@ -28,7 +29,7 @@ async function altBuilds(work) {
   const common = { platform: 'node', format: 'esm', target: 'node20', logLevel: 'error' };
   const banner = { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" };
   const single = join(REPO, '.cache/bench/single/flox-runtime.mjs');
-  await build({ ...common, entryPoints: [join(REPO, 'src/cli/main.ts')], outfile: single, bundle: true, minifyWhitespace: true, minifySyntax: true, banner });
+  await build({ ...common, entryPoints: [join(REPO, 'src/cli/main.ts')], outfile: single, bundle: true, minifyWhitespace: true, minifySyntax: true, banner, plugins: [rawText] });
   // unbundled: every module its own file, packages from node_modules (inside the repo so they resolve)
   const outdir = join(REPO, '.cache/bench/unbundled');
   const files = [];

@@ -6,6 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { rawText } from '../esbuild-raw.mjs';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -24,6 +25,7 @@ export async function importTs(entry) {
     target: 'node20',
     packages: 'external',
     sourcemap: 'inline',
+    plugins: [rawText],
     logLevel: 'warning',
   });
   try {

@@ -1,20 +1,22 @@
 // Streaming decompressors for every Compression a Nix cache may use. Node 20 has gzip and
-// brotli; xz comes from xz-decompress (xz-embedded as wasm), zstd from fzstd (pure JS), bzip2
+// brotli; xz comes from xz-embedded as wasm (xz-wasm.ts), zstd from fzstd (pure JS), bzip2
 // from unbzip2-stream (pure JS); large files go through the native tools when the node has
-// them. All of them work chunk by chunk: a NAR is never held whole.
+// them. All of them work chunk by chunk: a NAR is never held whole, except a small one (its
+// file and NAR sizes bounded, see smallOrStream) that decodes in one piece.
 import { PassThrough, type Duplex, type Writable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { FloxError } from '../errors.js';
+import { DecompressError } from './decompress-error.js';
 import { Limiter } from './limit.js';
+import { xzDecodeStream, xzDecodeWhole } from './xz-wasm.js';
 import { isSingleZstdFrame } from './zstd-frame.js';
 import type { Compression } from './narinfo.js';
 
-export type Decompressor = (src: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
+export { DecompressError } from './decompress-error.js';
 
-/** A decompressor library failed: the compressed file is corrupt (or not what it claims). */
-export class DecompressError extends Error {}
+export type Decompressor = (src: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
 
 /**
  * Feeds `src` into a writable by hand (not pipeline(): that would blame the source for the
@@ -99,52 +101,16 @@ function which(bin: string): string | undefined {
   return found.get(bin);
 }
 
-// xz-decompress serialises its streams on a global mutex that a stream cancelled before it
-// started would leave held; letting one stream exist at a time keeps that from ever happening.
+// Each streaming xz context holds its own dictionary (up to 64 MiB) in the module's memory,
+// which never shrinks: one at a time keeps peak memory to one dictionary.
 const wasmXz = new Limiter(1);
 
-// the JS/wasm decoders load lazily: most runs need one of them, or none
 async function* xz(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   const release = await wasmXz.acquire();
   try {
-    yield* xzOne(src);
+    yield* xzDecodeStream(src);
   } finally {
     release();
-  }
-}
-
-async function* xzOne(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  const it = src[Symbol.asyncIterator]();
-  let upstream: unknown;
-  // the global (node:stream/web loads on first use)
-  const input = new ReadableStream<Uint8Array>({
-    async pull(ctl) {
-      try {
-        const r = await it.next();
-        if (r.done) ctl.close();
-        else ctl.enqueue(r.value);
-      } catch (e) {
-        upstream = e;
-        ctl.error(e);
-      }
-    },
-    async cancel() {
-      await it.return?.();
-    },
-  });
-  const { default: xzDecompress } = await import('xz-decompress');
-  const out = new xzDecompress.XzReadableStream(input);
-  const reader = out.getReader();
-  try {
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) return;
-      yield r.value;
-    }
-  } catch (e) {
-    throw upstream ?? new DecompressError(e instanceof Error ? e.message : String(e));
-  } finally {
-    await reader.cancel().catch(() => {});
   }
 }
 
@@ -172,15 +138,18 @@ async function* zstd(src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> 
   yield* out;
 }
 
-// A small NAR (file and NAR size known, as narinfo gives them) is decoded in one go into a buffer
-// of exactly NarSize: fzstd's streaming decoder allocates the frame's whole window (2-8 MiB as
-// Nix writes them) and shifts it after every block, ~3 ms per tiny NAR. Memory stays bounded by
-// the two limits; anything larger than announced, or not a single plain frame, streams.
+// A small NAR (file and NAR size known, as narinfo gives them) is decoded in one go into memory
+// bounded by the two limits: streaming decoders cost more per NAR than most NARs of a closure
+// take to decode (fzstd allocates and shifts a 2-8 MiB window; an xz context a dictionary).
+// A file longer than announced streams after all, and a NAR of another size than NarSize fails
+// its NarSize/NarHash check after this.
 const ONE_SHOT_MAX_FILE = 64 * 1024;
 const ONE_SHOT_MAX_NAR = 4 * 1024 * 1024;
 
-function zstdFor(narSize: number | undefined, fileSize: number | undefined): Decompressor {
-  if (narSize === undefined || narSize > ONE_SHOT_MAX_NAR || fileSize === undefined || fileSize > ONE_SHOT_MAX_FILE) return zstd;
+type WholeDecoder = (input: Buffer, narSize: number) => Promise<Iterable<Uint8Array>> | undefined;
+
+function smallOrStream(narSize: number | undefined, fileSize: number | undefined, whole: WholeDecoder, stream: Decompressor): Decompressor {
+  if (narSize === undefined || narSize > ONE_SHOT_MAX_NAR || fileSize === undefined || fileSize > ONE_SHOT_MAX_FILE) return stream;
   return async function* (src) {
     const it = src[Symbol.asyncIterator]();
     const head: Uint8Array[] = [];
@@ -189,24 +158,33 @@ function zstdFor(narSize: number | undefined, fileSize: number | undefined): Dec
       head.push(r.value);
       size += r.value.length;
       if (size > ONE_SHOT_MAX_FILE) {
-        yield* zstd(prepend(head, it));
+        yield* stream(prepend(head, it));
         return;
       }
     }
     const input = Buffer.concat(head, size);
-    if (!isSingleZstdFrame(input)) {
-      yield* zstd(prepend([input], it));
+    const decoded = whole(input, narSize);
+    if (!decoded) {
+      yield* stream(prepend([input], it));
       return;
     }
-    const { decompress } = await import('fzstd');
+    yield* await decoded;
+  };
+}
+
+const zstdWhole: WholeDecoder = (input, narSize) => {
+  // fzstd's one-shot decoder takes one plain frame
+  if (!isSingleZstdFrame(input)) return undefined;
+  return import('fzstd').then(({ decompress }) => {
     try {
-      // a frame that decodes to another size than NarSize fails the NarSize/NarHash check after this
-      yield decompress(input, new Uint8Array(narSize));
+      return [decompress(input, new Uint8Array(narSize))];
     } catch (e) {
       throw new DecompressError(`zstd: ${(e as Error).message}`);
     }
-  };
-}
+  });
+};
+
+const xzWhole: WholeDecoder = (input, narSize) => xzDecodeWhole(input, narSize);
 
 async function* prepend(head: Uint8Array[], rest: AsyncIterator<Uint8Array>): AsyncIterable<Uint8Array> {
   yield* head;
@@ -221,7 +199,7 @@ export interface DecompressorOptions {
   /** use xz/zstd/bzip2 from PATH when present and the file is at least this big (default 64 KiB; Infinity: never) */
   nativeMinBytes?: number;
   fileSize?: number;
-  /** the NAR's size from narinfo: small zstd NARs decode in one piece (zstdFor) */
+  /** the NAR's size from narinfo: small NARs decode in one piece (smallOrStream) */
   narSize?: number;
 }
 
@@ -236,9 +214,9 @@ export function decompressor(c: Compression, opts: DecompressorOptions = {}): De
     case 'none':
       return none;
     case 'xz':
-      return xz;
+      return smallOrStream(opts.narSize, opts.fileSize, xzWhole, xz);
     case 'zstd':
-      return zstdFor(opts.narSize, opts.fileSize);
+      return smallOrStream(opts.narSize, opts.fileSize, zstdWhole, zstd);
     // node:zlib loads only for the compressions that need it
     case 'gzip':
       return async function* (src) {

@@ -4,3 +4,9 @@ declare module 'unbzip2-stream' {
   function unbzip2Stream(): Duplex;
   export default unbzip2Stream;
 }
+
+// A file's text, as vitest reads `?raw` imports and scripts/esbuild-raw.mjs makes esbuild do.
+declare module '*?raw' {
+  const text: string;
+  export default text;
+}

@@ -3,6 +3,8 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+// @ts-expect-error a plain .mjs helper without types
+import { rawText } from '../../scripts/esbuild-raw.mjs';
 import { REPO } from './nixcache.js';
 
 let built: Promise<string> | undefined;
@@ -20,6 +22,7 @@ export function nixChildBundle(): Promise<string> {
       format: 'esm',
       target: 'node20',
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      plugins: [rawText],
       logLevel: 'warning',
     });
     process.once('exit', () => rmSync(outfile, { force: true }));
