@@ -2,7 +2,6 @@
 // machinery cost ~2 ms of a cold process per request, fetch/undici more), file:// from disk.
 // Knows which failures are worth retrying, and retries them with exponential backoff.
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpTimeoutError, type Response, get as httpGet } from '../net/http1.js';
@@ -94,7 +93,8 @@ async function* body(res: Response, url: string, opts: FetchOptions): AsyncGener
 export async function getText(url: string, opts: FetchOptions): Promise<string | undefined> {
   if (url.startsWith('file:')) {
     try {
-      return await readFile(fileURLToPath(url), 'utf8');
+      // node:fs/promises loads only for a file:// cache
+      return await (await import('node:fs/promises')).readFile(fileURLToPath(url), 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;

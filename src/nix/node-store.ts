@@ -12,21 +12,42 @@ import { z } from 'zod';
 import { FloxError } from '../errors.js';
 import { STORE_DIR, parseStoreBasename, parseStorePath } from './store-path.js';
 
+interface Layout {
+  store: string;
+  tmp: string;
+  meta: string;
+  locks: string;
+}
+
+// The directories of a state dir, joined once: a cold realise asks for them a few hundred
+// times, and path.join's normalising was a visible part of it. Names appended to them are
+// store basenames (validated, never containing "/") or encoded user names.
+const layouts = new Map<string, Layout>();
+function layout(stateDir: string): Layout {
+  let l = layouts.get(stateDir);
+  if (!l) {
+    const store = join(stateDir, 'store');
+    l = { store, tmp: join(store, '.tmp'), meta: join(stateDir, 'nix', 'meta'), locks: join(stateDir, 'nix', 'locks') };
+    layouts.set(stateDir, l);
+  }
+  return l;
+}
+
 export function nodeStoreDir(stateDir: string): string {
-  return join(stateDir, 'store');
+  return layout(stateDir).store;
 }
 
 /** Where a validated store path lives on the node. */
 export function hostPathOf(stateDir: string, storePath: string): string {
-  return join(nodeStoreDir(stateDir), parseStorePath(storePath).basename);
+  return `${layout(stateDir).store}/${parseStorePath(storePath).basename}`;
 }
 
-export const tmpDir = (stateDir: string) => join(nodeStoreDir(stateDir), '.tmp');
-export const metaDir = (stateDir: string) => join(stateDir, 'nix', 'meta');
-export const lockDir = (stateDir: string) => join(stateDir, 'nix', 'locks');
-const metaFile = (stateDir: string, basename: string) => join(metaDir(stateDir), `${basename}.json`);
-const usersDir = (stateDir: string, basename: string) => join(metaDir(stateDir), `${basename}.users`);
-export const lockFileOf = (stateDir: string, basename: string) => join(lockDir(stateDir), `${parseStoreBasename(basename).hash}.lock`);
+export const tmpDir = (stateDir: string) => layout(stateDir).tmp;
+export const metaDir = (stateDir: string) => layout(stateDir).meta;
+export const lockDir = (stateDir: string) => layout(stateDir).locks;
+const metaFile = (stateDir: string, basename: string) => `${layout(stateDir).meta}/${basename}.json`;
+const usersDir = (stateDir: string, basename: string) => `${layout(stateDir).meta}/${basename}.users`;
+export const lockFileOf = (stateDir: string, basename: string) => `${layout(stateDir).locks}/${parseStoreBasename(basename).hash}.lock`;
 
 const storeDirs = (stateDir: string) => [nodeStoreDir(stateDir), tmpDir(stateDir), metaDir(stateDir), lockDir(stateDir)];
 
@@ -109,7 +130,7 @@ export function removeUser(stateDir: string, basename: string, user: string): vo
 
 export function storePathExists(stateDir: string, basename: string): boolean {
   try {
-    lstatSync(join(nodeStoreDir(stateDir), basename));
+    lstatSync(`${layout(stateDir).store}/${basename}`);
     return true;
   } catch {
     return false;
@@ -128,16 +149,16 @@ export function removeStaleTmp(stateDir: string, basename: string): void {
   } catch {
     return;
   }
-  for (const n of names) if (n.startsWith(`${basename}.`)) rmSync(join(tmpDir(stateDir), n), { recursive: true, force: true });
+  for (const n of names) if (n.startsWith(`${basename}.`)) rmSync(`${layout(stateDir).tmp}/${n}`, { recursive: true, force: true });
 }
 
 export function newTmpPath(stateDir: string, basename: string): string {
-  return join(tmpDir(stateDir), `${basename}.${process.pid}.${Math.random().toString(36).slice(2, 10)}`);
+  return `${layout(stateDir).tmp}/${basename}.${process.pid}.${Math.random().toString(36).slice(2, 10)}`;
 }
 
 /** Moves a finished tree into the store in one rename. */
 export function commitPath(stateDir: string, tmp: string, basename: string): void {
-  const dest = join(nodeStoreDir(stateDir), basename);
+  const dest = `${layout(stateDir).store}/${basename}`;
   if (storePathExists(stateDir, basename)) {
     // present without a metadata record (e.g. copied in by hand): replace it, atomically enough
     const aside = newTmpPath(stateDir, basename);

@@ -50,7 +50,7 @@ export function parseStorePath(p: string): StorePath {
   const basename = p.slice(STORE_DIR.length + 1);
   const err = storeBasenameError(basename);
   if (err) throw new FloxError('nix-format', `invalid store path "${p}": ${err}`);
-  return parseStoreBasename(basename);
+  return { hash: basename.slice(0, HASH_LEN), name: basename.slice(HASH_LEN + 1), basename, path: p };
 }
 
 /** Nix's compressHash: XOR-folds a digest down to `size` bytes. */
