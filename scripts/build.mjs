@@ -2,6 +2,7 @@
 // commands), so a container start reads and compiles only the code it runs instead of
 // resolving ~100 modules from node_modules.
 import { build } from 'esbuild';
+import { builtinsViaRequire } from './esbuild-builtins.mjs';
 import { rawText } from './esbuild-raw.mjs';
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 
@@ -43,7 +44,7 @@ const cjs = (entry, outfile, extra = {}) =>
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'none',
-    plugins: [rawText],
+    plugins: [rawText, builtinsViaRequire],
     logLevel: 'warning',
     ...extra,
   });
