@@ -17,6 +17,9 @@ export function logRealiseEvents(logger: Logger, progressEveryMs = 1000): (e: Re
       case 'retry':
         logger.warn('nix: retrying', { path: e.path, attempt: e.attempt, delayMs: e.delayMs, error: e.error });
         return;
+      case 'fallback':
+        logger.warn('nix: trying the next substituter', { path: e.path, from: e.from, to: e.to, error: e.error });
+        return;
       case 'substituter':
         if (e.error) logger.warn('nix: substituter unusable', { url: e.url, error: e.error });
         else logger.debug('nix: substituter', { url: e.url, priority: e.priority });

@@ -7,7 +7,7 @@ import { setMaxListeners } from 'node:events';
 import { rmSync } from 'node:fs';
 import { z } from 'zod';
 import { FloxError, isFloxError } from '../errors.js';
-import { fetchNar } from './fetch-nar.js';
+import { type FetchNarResult, fetchNar } from './fetch-nar.js';
 import { type FetchOptions, HttpStatusError, type RetryOptions, TransientError, withRetry } from './http.js';
 import { type Deferred, Limiter, deferred } from './limit.js';
 import { type Lock, acquireLock, tryLockEach } from './lock.js';
@@ -24,6 +24,7 @@ import {
   removeStaleTmp,
   writePathMeta,
 } from './node-store.js';
+import type { NarInfo } from './narinfo.js';
 import { type PublicKey, parsePublicKey } from './signature.js';
 import { type StorePath, STORE_DIR, parseContentAddress, parseStorePath } from './store-path.js';
 import { type Substituter, type TrustedNarInfo, fetchNarInfo, normaliseSubstituterUrl, openSubstituter, trustOf } from './substituter.js';
@@ -58,6 +59,8 @@ export type RealiseEvent =
   | { type: 'path-done'; path: string; substituter: string; fileBytes: number; narBytes: number; ms: number }
   /** another process realised it while we waited for its lock */
   | { type: 'path-reused'; path: string }
+  /** the NAR could not be had from one substituter (after its retries): the next one that has the path is tried */
+  | { type: 'fallback'; path: string; from: string; to: string; error: string }
   | { type: 'retry'; path: string; attempt: number; delayMs: number; error: string };
 
 export interface RealiseResult {
@@ -210,9 +213,27 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
     );
   };
 
+  /**
+   * After a NAR failed from `failed` substituters: the next substituter, in priority order, with
+   * a trusted narinfo naming the same references (the closure was walked with them).
+   */
+  const nextCandidate = async (node: Node, failed: Set<string>): Promise<TrustedNarInfo | undefined> => {
+    const skip = new Set(failed);
+    for (;;) {
+      let next: TrustedNarInfo;
+      try {
+        next = await lookup(node.sp.path, substituters, keys, fetchOpts, retryFor(node.sp.path), undefined, skip);
+      } catch {
+        return undefined;
+      }
+      if (sameMembers(next.info.references, node.refs)) return next;
+      skip.add(next.substituter);
+    }
+  };
+
   const realiseOne = async (node: Node, held: Lock | undefined): Promise<void> => {
     const { sp } = node;
-    const { info, substituter, trust } = node.narinfo!;
+    let { info, substituter, trust } = node.narinfo!;
     const done = committed.get(sp.basename)!;
     let lock = held;
     let metaWritten = false;
@@ -226,10 +247,8 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
       }
       removeStaleTmp(stateDir, sp.basename);
       const tmp = newTmpPath(stateDir, sp.basename);
-      try {
-        const started = Date.now();
-        emit({ type: 'path-start', path: sp.path, substituter, narSize: info.narSize, ...(info.fileSize !== undefined ? { fileSize: info.fileSize } : {}) });
-        const r = await limiter.run(() =>
+      const fetchWithRetries = (info: NarInfo, substituter: string): Promise<FetchNarResult> =>
+        limiter.run(() =>
           withRetry(async () => {
             rmSync(tmp, { recursive: true, force: true });
             let pathBytes = 0;
@@ -252,6 +271,24 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
             }
           }, retryFor(sp.path)),
         );
+      try {
+        const started = Date.now();
+        emit({ type: 'path-start', path: sp.path, substituter, narSize: info.narSize, ...(info.fileSize !== undefined ? { fileSize: info.fileSize } : {}) });
+        const failed = new Set<string>();
+        let r: FetchNarResult;
+        for (;;) {
+          try {
+            r = await fetchWithRetries(info, substituter);
+            break;
+          } catch (e) {
+            // a download that failed for good (server trouble, a corrupt or hostile NAR) may still
+            // succeed from another cache, as Nix falls back to its next substituter
+            const next = fallbackWorthy(e) && !signal.aborted ? await nextCandidate(node, failed.add(substituter)) : undefined;
+            if (!next) throw e;
+            emit({ type: 'fallback', path: sp.path, from: substituter, to: next.substituter, error: (e as Error).message });
+            ({ info, substituter, trust } = next);
+          }
+        }
         if (trust.kind === 'content-address') checkFlatContent(info.ca!, r.rootFileSha256, sp.path, substituter);
         // the record may come first (a record without its path is not a valid path), so it is
         // written now rather than after the references
@@ -361,6 +398,8 @@ async function lookup(
   fetchOpts: FetchOptions,
   retry: RetryOptions,
   only?: string,
+  /** substituters not to ask (a NAR from them failed already) */
+  skip?: Set<string>,
 ): Promise<TrustedNarInfo> {
   // nix-cache-info goes out first (the first lookup asks for it), ahead of the narinfos
   const opened = substituters();
@@ -372,6 +411,7 @@ async function lookup(
   const untrusted: string[] = [];
   const errors: string[] = [];
   for (const sub of subs) {
+    if (skip?.has(sub.url)) continue;
     let info;
     try {
       info = await (sub.url === only && early ? early : fetchNarInfo(sub.url, storePath, fetchOpts, retry));
@@ -394,6 +434,17 @@ async function lookup(
   }
   if (errors.length) throw new FloxError('nix-fetch', `cannot look up ${storePath}: ${errors.join('; ')}`);
   throw new FloxError('nix-missing', `${storePath} is not in any substituter (tried ${subs.map((s) => s.url).join(', ')})`);
+}
+
+/** Failures that another substituter may not have: the server's, or the NAR's it served. */
+function fallbackWorthy(e: unknown): boolean {
+  if (e instanceof TransientError || e instanceof HttpStatusError) return true;
+  return isFloxError(e) && (e.kind === 'nix-fetch' || e.kind === 'nix-hash' || e.kind === 'nix-nar');
+}
+
+function sameMembers(a: string[], b: string[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((x) => set.has(x));
 }
 
 /** text and flat CA paths are trusted by the hash of their contents, so check that too. */

@@ -56,6 +56,8 @@ export function progressLine(s: ProgressState, e: RealiseEvent, now: number): st
       return `reused ${e.path} (fetched by another process) [${s.done}/${s.missing}]`;
     case 'retry':
       return `retry ${e.path}: attempt ${e.attempt} in ${e.delayMs} ms (${e.error})`;
+    case 'fallback':
+      return `${e.path}: ${e.from} failed (${e.error}); trying ${e.to}`;
     case 'substituter':
       return e.error ? `substituter ${e.url}: ${e.error}` : undefined;
     default:

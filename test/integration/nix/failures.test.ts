@@ -8,7 +8,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FloxError } from '../../../src/errors.js';
 import { hostPathOf, nodeStoreDir, realiseClosure, type RealiseEvent, type RealiseOptions } from '../../../src/nix/index.js';
-import { type CacheServer, type NixFixture, copyCache, ensureNixFixture, narGets, serveDirectory } from '../../support/nixcache.js';
+import { fingerprint, parseNarInfo } from '../../../src/nix/narinfo.js';
+import { signFingerprint } from '../../../src/nix/signature.js';
+import { type CacheServer, type NixFixture, copyCache, ensureNixFixture, narGets, secretKey, serveDirectory } from '../../support/nixcache.js';
 
 let fx: NixFixture;
 let server: CacheServer;
@@ -162,6 +164,60 @@ it('falls back to the next substituter and follows nix-cache-info Priority', asy
   await realiseClosure([hello], o2);
   const by = Object.fromEntries(o2.events.flatMap((e) => (e.type === 'path-done' ? [[e.path, e.substituter]] : [])));
   expect(by).toEqual({ [hello]: `${server.url}/nobusybox`, [busybox]: `${server.url}/pristine-xz` });
+});
+
+describe('a NAR that fails from one substituter comes from the next', () => {
+  it('after the retries of a server error, as Nix does (with a fallback event)', async () => {
+    server.hook = (req, res, path) => {
+      if (!path.startsWith('/pristine-xz/nar/')) return false;
+      res.writeHead(500).end();
+      return true;
+    };
+    const o = opts('pristine-xz', { substituters: [`${server.url}/pristine-xz`, `${server.url}/pristine-none`] });
+    const r = await realiseClosure([hello], o);
+    expect(r.fetched).toEqual([busybox, hello].sort());
+    const done = Object.fromEntries(o.events.flatMap((e) => (e.type === 'path-done' ? [[e.path, e.substituter]] : [])));
+    expect(done).toEqual({ [hello]: `${server.url}/pristine-none`, [busybox]: `${server.url}/pristine-none` });
+    const fallbacks = o.events.filter((e) => e.type === 'fallback');
+    expect(fallbacks).toHaveLength(2);
+    expect(fallbacks[0]).toMatchObject({ from: `${server.url}/pristine-xz`, to: `${server.url}/pristine-none`, error: expect.stringMatching(/HTTP 500/) });
+    noPartials(o.stateDir);
+  });
+
+  it('a tampered NAR (hash mismatch) too', async () => {
+    copyCache(fx.caches.none!, join(tmp, 'fallback-tampered'));
+    const f = narFileOf('fallback-tampered', hello);
+    const b = readFileSync(f);
+    b[b.length - 100]! ^= 1;
+    writeFileSync(f, b);
+    const o = opts('x', { substituters: [`${server.url}/fallback-tampered`, `${server.url}/pristine-xz`] });
+    const r = await realiseClosure([hello], o);
+    expect(r.fetched).toContain(hello);
+    expect(o.events.find((e) => e.type === 'fallback')).toMatchObject({ path: hello, error: expect.stringMatching(/corrupt/) });
+  });
+
+  it('not to a substituter whose narinfo names other references, and the first error stands', async () => {
+    copyCache(fx.caches.xz!, join(tmp, 'fallback-otherrefs'));
+    // hello re-signed with busybox dropped from its references: trusted, but another closure
+    const f = narinfoPath('fallback-otherrefs', hello);
+    const info = parseNarInfo(readFileSync(f, 'utf8'));
+    const refs = info.references.filter((r) => !busybox.endsWith(r));
+    const sig = signFingerprint(fingerprint({ ...info, references: refs }), secretKey(fx));
+    writeFileSync(f, readFileSync(f, 'utf8').replace(/^References: .*$/m, `References: ${refs.join(' ')}`).replace(/^Sig: .*$/m, `Sig: ${sig}`));
+    const helloNar = `/pristine-xz/${/^URL: (.*)$/m.exec(readFileSync(narinfoPath('pristine-xz', hello), 'utf8'))![1]}`;
+    server.hook = (req, res, path) => {
+      if (path !== helloNar) return false;
+      res.writeHead(500).end();
+      return true;
+    };
+    const o = opts('x', { substituters: [`${server.url}/pristine-xz`, `${server.url}/fallback-otherrefs`] });
+    const e = await failure(realiseClosure([hello], o));
+    expect(e.kind).toBe('nix-fetch');
+    expect(e.message).toContain(`${server.url}/pristine-xz`);
+    expect(e.message).toContain(hello);
+    expect(o.events.filter((e) => e.type === 'fallback')).toEqual([]);
+    noPartials(o.stateDir);
+  });
 });
 
 describe('server trouble', () => {
