@@ -1,8 +1,7 @@
 // HTTPS to a FloxHub whose certificate comes from a private CA (a corporate proxy, an
 // air-gapped mirror): trusted through FLOX_RUNTIME_EXTRA_CA_CERTS, which the front end sets
 // from NODE_EXTRA_CA_CERTS; refused without it. Certificates made by openssl for this test.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { listRefs } from '../../../src/floxhub/smart-http.js';
 import { EXTRA_CA_ENV, resetExtraCa } from '../../../src/net/extra-ca.js';
 import { getText } from '../../../src/nix/http.js';
+import { makeTestCa } from '../../support/test-ca.js';
 
 const SHA = 'a'.repeat(40);
 const pkt = (s: string) => `${(s.length + 4).toString(16).padStart(4, '0')}${s}`;
@@ -18,13 +18,9 @@ let server: Server;
 let base: string;
 
 beforeAll(async () => {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=flox-runtime test CA');
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1');
-  writeFileSync(join(work, 'ext'), 'subjectAltName=IP:127.0.0.1\n');
-  ssl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '2', '-extfile', 'ext');
+  const { key, cert } = makeTestCa(work, 'IP:127.0.0.1');
   const adv = `${pkt('# service=git-upload-pack\n')}0000${pkt(`${SHA} refs/heads/e\n`)}0000`;
-  server = createServer({ key: readFileSync(join(work, 'srv.key')), cert: readFileSync(join(work, 'srv.pem')) }, (_req, res) => res.end(adv));
+  server = createServer({ key, cert }, (_req, res) => res.end(adv));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
 });

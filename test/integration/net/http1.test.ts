@@ -1,8 +1,7 @@
 // Our HTTP/1.1 client against real servers: node:http (keep-alive, chunked, redirects to
 // nowhere, errors) and raw sockets that misbehave the way servers and proxies do (closing a
 // kept-alive connection, cutting a body short, never answering, HTTP/1.0, TLS).
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
@@ -10,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionClosedError, HttpProtocolError, HttpTimeoutError, closeIdleConnections, get } from '../../../src/net/http1.js';
+import { type TestCa, makeTestCa } from '../../support/test-ca.js';
 
 const text = async (r: { body: AsyncIterable<Buffer> }) => {
   const parts: Buffer[] = [];
@@ -180,13 +180,10 @@ describe('https', () => {
   const work = mkdtempSync(join(tmpdir(), 'flox-http1-tls-'));
   let url: string;
   let server: Server;
+  let ca: TestCa;
   beforeAll(async () => {
-    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=flox-runtime test CA');
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost');
-    writeFileSync(join(work, 'ext'), 'subjectAltName=DNS:localhost\n');
-    ssl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '2', '-extfile', 'ext');
-    server = createTlsServer({ key: readFileSync(join(work, 'srv.key')), cert: readFileSync(join(work, 'srv.pem')) }, (req, res) => res.end(`secure ${(req.socket as import('node:tls').TLSSocket).isSessionReused()}`));
+    ca = makeTestCa(work, 'DNS:localhost');
+    server = createTlsServer({ key: ca.key, cert: ca.cert }, (req, res) => res.end(`secure ${(req.socket as import('node:tls').TLSSocket).isSessionReused()}`));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `https://localhost:${(server.address() as { port: number }).port}`;
   });
@@ -200,7 +197,7 @@ describe('https', () => {
   });
 
   it('trusts extra CAs, checks the name (SNI) and resumes the session on a new connection', async () => {
-    const tls = { ca: [readFileSync(join(work, 'ca.pem'), 'utf8')] };
+    const tls = { ca: [ca.caPem] };
     expect(await text(await get(new URL(`${url}/a`), { tls }))).toBe('secure false');
     // two at once: one reuses the kept-alive connection, the other opens one and resumes the session
     const [a, b] = await Promise.all([get(new URL(`${url}/b`), { tls }), get(new URL(`${url}/c`), { tls })]);
