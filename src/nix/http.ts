@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HttpTimeoutError, type Response, get as httpGet } from '../net/http1.js';
+import { ConnectionClosedError, HttpTimeoutError, type Response, get as httpGet } from '../net/http1.js';
 import { extraCaOptions } from '../net/extra-ca.js';
 
 /** A failure that may go away when tried again (network, 5xx, truncated body, timeout). */
@@ -82,7 +82,7 @@ async function* body(res: Response, url: string, opts: FetchOptions): AsyncGener
   } catch (e) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     if (e instanceof TransientError) throw e;
-    throw new TransientError(`${url}: ${(e as NodeJS.ErrnoException).code === 'ECONNCLOSED' ? (e as Error).message : ((e as NodeJS.ErrnoException).code ?? (e as Error).message)}`);
+    throw new TransientError(`${url}: ${e instanceof ConnectionClosedError ? e.message : ((e as NodeJS.ErrnoException).code ?? (e as Error).message)}`);
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);

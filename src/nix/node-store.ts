@@ -55,7 +55,6 @@ export function ensureStoreDirs(stateDir: string): void {
   for (const d of storeDirs(stateDir)) mkdirSync(d, { recursive: true, mode: 0o755 });
 }
 
-
 const PathMetaSchema = z.object({
   version: z.literal(1),
   storePath: z.string(),
