@@ -90,13 +90,26 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
   const hasTime = existsSync('/usr/bin/time');
   const rss = {};
   const inside = {};
+  const startup = {};
+  const teardown = {};
   const results = {};
   let n = 0;
   try {
+    // What each side pays before and after its work: a process that starts and exits at once
+    const floor = await interleave(
+      {
+        'node -e 0': async () => (await run(process.execPath, ['-e', '0'])).ms,
+        'nix --version': async () => (await run('nix', ['--version'])).ms,
+      },
+      rounds,
+    );
+    report('Process start-up + exit alone (the part of the ratio no substituter can change)', floor, 'nix --version');
     for (const c of compressions) {
       const cache = `${base}/cache-${c}`;
       rss[c] = { ours: [], nix: [] };
       inside[c] = [];
+      startup[c] = [];
+      teardown[c] = [];
       const samples = await interleave(
         {
           [`ours (${c})`]: async () => {
@@ -107,6 +120,9 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
             if (!last.result || last.result.closure.length !== closure.length) throw new Error(`ours: unexpected result ${out.slice(0, 300)}`);
             rss[c].ours.push(last.maxRSS);
             inside[c].push(last.realiseMs);
+            // process start to our code running; the parent spawning it plus its exit after the result
+            startup[c].push(last.started);
+            teardown[c].push(ms - last.t);
             if (process.env.BENCH_DEBUG) console.log(`    ours wall ${ms.toFixed(0)} ms, inside the process ${last.t} ms`);
             done.push(stateDir);
             return ms;
@@ -129,6 +145,7 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
       );
       const r = report(`Realise the fixture closure cold (${closure.length} paths, ${c}) — ours vs nix copy`, { ...samples, [`ours, in-process part (${c})`]: inside[c].slice(-rounds) }, `nix copy (${c})`);
       console.log(`  (ours = a new node process: start-up and loading the bundle, then realiseClosure; the in-process part excludes the start-up)`);
+      console.log(`  ours, the rest (median): Node start-up + loading the bundle ${median(startup[c]).toFixed(1)} ms, spawn + exit as the parent sees them ${median(teardown[c]).toFixed(1)} ms`);
       const oursRss = Math.max(...rss[c].ours);
       const nixRss = rss[c].nix.length ? Math.max(...rss[c].nix) : NaN;
       const narBytes = closure.reduce((s, p) => s + Number(/^NarSize: (\d+)$/m.exec(readFileSync(join(fx.caches[c], `${p.slice(11, 43)}.narinfo`), 'utf8'))[1]), 0);
@@ -152,7 +169,7 @@ const started = performance.now();
 const arg = JSON.parse(process.argv[2] ?? '{}');
 const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\\n');
 realiseClosure(arg.paths, { ...arg.opts, ...(arg.quiet ? {} : { onEvent: (e: unknown) => out({ t: Math.round(performance.now()), event: e }) }) }).then(
-  (result) => out({ t: Math.round(performance.now()), realiseMs: performance.now() - started, result, maxRSS: process.resourceUsage().maxRSS }),
+  (result) => out({ started, t: performance.now(), realiseMs: performance.now() - started, result, maxRSS: process.resourceUsage().maxRSS }),
   (e) => {
     out({ error: { kind: e?.kind ?? 'unknown', message: e?.message ?? String(e) } });
     process.exitCode = 1;
