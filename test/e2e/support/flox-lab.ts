@@ -27,6 +27,8 @@ export interface FloxLabOptions {
   logLevel?: string;
   /** extra environment for containerd and so for the runtime (e.g. NODE_OPTIONS to profile it) */
   env?: Record<string, string>;
+  /** the substituters to configure, once the hub (and its fixture) is up; default: the hub's cache */
+  substituters?: (hub: TestHub) => Promise<string[]>;
 }
 
 export async function startFloxLab(opts: FloxLabOptions = {}): Promise<FloxLab> {
@@ -37,11 +39,12 @@ export async function startFloxLab(opts: FloxLabOptions = {}): Promise<FloxLab> 
   const configPath = join(work, 'config.toml');
   const c = opts.compression ?? 'zstd';
   const runtimeExtra = Object.entries(opts.runtime ?? {}).map(([k, v]) => `${k} = ${v}\n`).join('');
+  const substituters = opts.substituters ? await opts.substituters(hub) : [`${hub.url}/cache-${c}`];
   writeFileSync(
     configPath,
     `[runtime]\ndelegate = ["runc"]\nstate-dir = "${stateDir}"\nshell-store-path = "${hub.nix.packages.busybox!.out}"\n${runtimeExtra}` +
       `[floxhub]\nurl = "${hub.url}"\ngit-url = "${hub.gitUrl}"\ntimeout-ms = 5000\n` +
-      `[nix]\nsubstituters = ["${hub.url}/cache-${c}"]\ntrusted-public-keys = ["${hub.nix.publicKey}"]\ntimeout-ms = 10000\n` +
+      `[nix]\nsubstituters = ${JSON.stringify(substituters)}\ntrusted-public-keys = ["${hub.nix.publicKey}"]\ntimeout-ms = 10000\n` +
       `[log]\nfile = "${runtimeLog}"\nlevel = "${opts.logLevel ?? 'debug'}"\n${opts.extraConfig ?? ''}`,
   );
   const lab = await startLab({ env: { ...opts.env, FLOX_RUNTIME_CONFIG: configPath } });
