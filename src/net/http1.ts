@@ -208,9 +208,6 @@ function exchange(socket: Socket, request: string, key: string, reused: boolean,
         }
         case 'close':
           deliver(b);
-          return;
-        default:
-          if (b.length) complete(false);
       }
     };
     const onData = (d: Buffer) => {
@@ -238,8 +235,10 @@ function exchange(socket: Socket, request: string, key: string, reused: boolean,
       resolve(response);
       const rest = pending;
       pending = undefined;
-      if (framing.kind === 'none' || (framing.kind === 'length' && left === 0)) complete(rest.length === 0 && reusable(head, framing));
-      else if (rest.length) feed(rest);
+      // no body: bytes after the head put the connection out of step (feed handles the rest,
+      // an empty Content-Length body included)
+      if (framing.kind === 'none') complete(rest.length === 0 && reusable(head, framing));
+      else feed(rest);
     };
     const onEnd = () => {
       if (ended) return;
