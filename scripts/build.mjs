@@ -2,7 +2,7 @@
 // commands), so a container start reads and compiles only the code it runs instead of
 // resolving ~100 modules from node_modules.
 import { build } from 'esbuild';
-import { builtinsViaRequire } from './esbuild-builtins.mjs';
+import { cjsBundle } from './esbuild-cjs.mjs';
 import { rawText } from './esbuild-raw.mjs';
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 
@@ -34,20 +34,7 @@ await build({
 // The OCI path once more as one CommonJS file, which main.ts and oci-main.cjs load with a V8
 // code cache, and the small CommonJS entry bin/flox-runtime runs for it (no ES module loader).
 const cjs = (entry, outfile, extra = {}) =>
-  build({
-    entryPoints: [entry],
-    outfile: `${out}/${outfile}`,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'none',
-    plugins: [rawText, builtinsViaRequire],
-    logLevel: 'warning',
-    ...extra,
-  });
+  build({ ...cjsBundle, entryPoints: [entry], outfile: `${out}/${outfile}`, ...extra });
 await cjs('src/cli/oci-entry.ts', 'oci.cjs', { define: { __FLOX_RUNTIME_VERSION__: JSON.stringify(version) } });
 await cjs('src/cli/oci-main.ts', 'oci-main.cjs');
 chmodSync(`${out}/flox-runtime.mjs`, 0o755);

@@ -21,8 +21,7 @@ import { join, normalize, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { builtinsViaRequire } from '../esbuild-builtins.mjs';
-import { rawText } from '../esbuild-raw.mjs';
+import { cjsBundle } from '../esbuild-cjs.mjs';
 import { interleave, median, percentile, report } from './lib.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,14 +38,13 @@ export async function benchNix({ rounds = 7, compressions = ['xz', 'zstd'], fixt
   // V8 code-cache loader as dist/oci-main.cjs (the warm-up run writes the cache).
   const childBundle = join(work, 'nix-child.cjs');
   const child = join(work, 'nix-child-main.cjs');
-  const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', minifyWhitespace: true, minifySyntax: true, plugins: [rawText, builtinsViaRequire], logLevel: 'warning' };
   await build({
-    ...common,
+    ...cjsBundle,
     stdin: { contents: NIX_CHILD_CJS, resolveDir: repo, loader: 'ts', sourcefile: 'nix-child-cjs.ts' },
     outfile: childBundle,
   });
   await build({
-    ...common,
+    ...cjsBundle,
     stdin: { contents: `const { loadWithCodeCache } = require('./src/cli/code-cache.ts'); loadWithCodeCache(require('node:path').join(__dirname, 'nix-child.cjs'));`, resolveDir: repo, loader: 'ts', sourcefile: 'nix-child-main.ts' },
     outfile: child,
   });
