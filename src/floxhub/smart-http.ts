@@ -1,8 +1,9 @@
 // The one network round trip of a warm container start: GET <repo>/info/refs?service=git-upload-pack
 // (git smart HTTP, protocol v0 ref advertisement) to learn the head of the environment's branch.
-// Done in-process: spawning `git ls-remote` costs ~40 ms, this ~2-5 ms (see scripts/bench/env.mjs).
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+// Done in-process: spawning `git ls-remote` costs ~40 ms, this ~2-5 ms (see scripts/bench/env.mjs),
+// with the same small HTTP/1.1 client as the binary caches (node:http would load only for this).
 import { extraCaOptions } from '../net/extra-ca.js';
+import { get as httpGet } from '../net/http1.js';
 
 export type HubFailure = 'auth' | 'not-found' | 'unreachable' | 'protocol';
 
@@ -39,27 +40,23 @@ interface Answer {
 }
 
 async function get(url: URL, headers: Record<string, string>, timeoutMs: number, onSent?: () => void): Promise<Answer> {
-  const https = url.protocol === 'https:';
-  // node:https (and TLS) load only for an https hub: ~6 ms of a container start otherwise
-  const request = https ? (await import('node:https')).request : httpRequest;
-  const tls = https ? await extraCaOptions() : {};
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', headers, ...tls }, (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BODY) req.destroy(new Error('ref advertisement larger than 32 MiB'));
-        else chunks.push(c);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), location: res.headers.location }));
-      res.on('error', reject);
-    });
-    if (onSent) req.once('finish', onSent);
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
+  // extra CAs (and node:tls) load only for an https hub
+  const tls = url.protocol === 'https:' ? await extraCaOptions() : undefined;
+  const res = await httpGet(url, { headers, timeoutMs, ...(tls && { tls }), ...(onSent && { onSent }) });
+  // the head came within timeoutMs (httpGet); the body gets as long again
+  const timer = setTimeout(() => res.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of res.body) {
+      size += c.length;
+      if (size > MAX_BODY) throw new Error('ref advertisement larger than 32 MiB');
+      chunks.push(c);
+    }
+    return { status: res.status, body: Buffer.concat(chunks), ...(res.headers.has('location') && { location: res.headers.get('location')! }) };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Parses a protocol v0 upload-pack advertisement into refname -> sha. */

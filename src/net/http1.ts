@@ -18,6 +18,8 @@ export interface GetOptions {
   signal?: AbortSignal;
   /** no response head within this many ms: HttpTimeoutError */
   timeoutMs?: number;
+  /** called once the request is written to the connection (again if a stale one made it retry) */
+  onSent?: () => void;
 }
 
 export interface Response {
@@ -297,7 +299,9 @@ function exchange(socket: Socket, request: string, key: string, reused: boolean,
     socket.on('error', onError);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     if (opts.timeoutMs !== undefined) timer = setTimeout(() => fail(new HttpTimeoutError(`no response in ${opts.timeoutMs} ms`)), opts.timeoutMs);
-    socket.write(request);
+    socket.write(request, (e) => {
+      if (!e) opts.onSent?.();
+    });
   });
 }
 

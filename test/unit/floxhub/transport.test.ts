@@ -110,6 +110,68 @@ describe('listRefs over HTTP', () => {
       other.close();
     }
   });
+
+  // a hub that misbehaves in the start path of a container: every case ends within the timeout
+  // with a HubError, never a hang
+  it('a hub that stalls before the head, or in the middle of the body, is unreachable within the timeout', async () => {
+    const { createServer } = await import('node:http');
+    const { listRefs } = await import('../../../src/floxhub/smart-http.js');
+    const server = createServer((req, res) => {
+      if (req.url!.startsWith('/silent/')) return; // never answers
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write(pkt('# service=git-upload-pack\n')); // and then nothing more
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      for (const path of ['silent', 'stalled']) {
+        const t = Date.now();
+        const e = await listRefs(`${base}/${path}/o/floxmeta`, { timeoutMs: 300 }).catch((x: unknown) => x);
+        expect(e, path).toBeInstanceOf(HubError);
+        expect((e as HubError).reason).toBe('unreachable');
+        expect(Date.now() - t, path).toBeLessThan(3000);
+      }
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('refuses an advertisement over 32 MiB, and reports the request as sent before the answer', async () => {
+    const { createServer } = await import('node:http');
+    const { listRefs } = await import('../../../src/floxhub/smart-http.js');
+    const { startHeadCheck } = await import('../../../src/floxhub/head-check.js');
+    const adv = `${pkt('# service=git-upload-pack\n')}0000${pkt(`${A} refs/heads/e\n`)}0000`;
+    let answer: (() => void) | undefined;
+    const server = createServer((req, res) => {
+      if (req.url!.startsWith('/huge/')) {
+        const block = Buffer.alloc(1 << 20, 0x30);
+        let sent = 0;
+        const more = () => {
+          while (sent < 40 && res.write(block)) sent++;
+          if (sent < 40) res.once('drain', more);
+          else res.end();
+        };
+        return more();
+      }
+      answer = () => res.end(adv);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      await expect(listRefs(`${base}/huge/o/floxmeta`, { timeoutMs: 5000 })).rejects.toThrow('larger than 32 MiB');
+      const check = startHeadCheck(base, 'o', { timeoutMs: 5000 });
+      await check.sent;
+      // the hub has the request and has not answered yet
+      await new Promise((r) => setTimeout(r, 50));
+      expect(answer).toBeDefined();
+      answer!();
+      expect((await check.refs).get('refs/heads/e')).toBe(A);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });
 
 describe('fetchBranch without git', () => {
