@@ -7,6 +7,7 @@
 // session resumption) in a fraction of that. The framing rules live in http1-parse.ts.
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import type * as Tls from 'node:tls';
+import { ChunkQueue } from './chunk-queue.js';
 import { ChunkedDecoder, type Framing, HttpProtocolError, type ResponseHead, framingOf, parseResponseHead, reusable } from './http1-parse.js';
 
 export { HttpProtocolError } from './http1-parse.js';
@@ -151,12 +152,14 @@ function exchange(socket: Socket, request: string, key: string, reused: boolean,
     let left = 0;
     let chunked: ChunkedDecoder | undefined;
     let gotBytes = false;
-    const queue: Buffer[] = [];
-    let queued = 0;
     let ended = false;
-    let failure: Error | undefined;
-    let wake: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
+    const queue = new ChunkQueue<Buffer>(HIGH_WATER, {
+      pause: () => socket.pause(),
+      resume: () => {
+        if (socket.isPaused()) socket.resume();
+      },
+    });
 
     const detach = () => {
       clearTimeout(timer);
@@ -169,11 +172,10 @@ function exchange(socket: Socket, request: string, key: string, reused: boolean,
     const fail = (e: Error) => {
       if (ended) return;
       ended = true;
-      failure = e;
       detach();
       socket.destroy();
       if (!head) reject(e);
-      wake?.();
+      queue.fail(e);
     };
     const complete = (keep: boolean) => {
       ended = true;
@@ -184,15 +186,9 @@ function exchange(socket: Socket, request: string, key: string, reused: boolean,
       } else {
         socket.destroy();
       }
-      wake?.();
+      queue.end();
     };
-    const deliver = (b: Buffer) => {
-      if (!b.length) return;
-      queue.push(b);
-      queued += b.length;
-      if (queued > HIGH_WATER) socket.pause();
-      wake?.();
-    };
+    const deliver = (b: Buffer) => queue.push(b);
     const feed = (b: Buffer) => {
       switch (framing.kind) {
         case 'length': {
@@ -261,19 +257,7 @@ function exchange(socket: Socket, request: string, key: string, reused: boolean,
       body: {
         async *[Symbol.asyncIterator]() {
           try {
-            for (;;) {
-              const b = queue.shift();
-              if (b) {
-                queued -= b.length;
-                if (queued <= HIGH_WATER / 2 && socket.isPaused() && !ended) socket.resume();
-                yield b;
-                continue;
-              }
-              if (failure) throw failure;
-              if (ended) return;
-              await new Promise<void>((r) => (wake = r));
-              wake = undefined;
-            }
+            yield* queue;
           } finally {
             // a reader that stopped early leaves a connection in an unknown state
             if (!ended) fail(new Error('body not read to the end'));
@@ -284,7 +268,7 @@ function exchange(socket: Socket, request: string, key: string, reused: boolean,
         fail(error ?? new Error('aborted'));
       },
       discard() {
-        const small = framing.kind === 'none' || (framing.kind === 'length' && left <= DISCARD_MAX) || (framing.kind === 'chunked' && queued <= DISCARD_MAX);
+        const small = framing.kind === 'none' || (framing.kind === 'length' && left <= DISCARD_MAX) || (framing.kind === 'chunked' && queue.buffered <= DISCARD_MAX);
         if (!small) return fail(new Error('discarded'));
         // read to the end, so that the connection can carry the next request
         void (async () => {

@@ -3,11 +3,12 @@
 // from unbzip2-stream (pure JS); large files go through the native tools when the node has
 // them. All of them work chunk by chunk: a NAR is never held whole, except a small one (its
 // file and NAR sizes bounded, see smallOrStream) that decodes in one piece.
-import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
+import { PassThrough, type Duplex, type Writable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { FloxError } from '../errors.js';
+import { readAhead } from '../net/chunk-queue.js';
 import { DecompressError } from './decompress-error.js';
 import { Limiter } from './limit.js';
 import { xzDecodeStream, xzDecodeWhole } from './xz-wasm.js';
@@ -63,55 +64,6 @@ async function* viaNodeStream(source: AsyncIterable<Uint8Array>, t: Duplex): Asy
 // (~200 KiB) between them the decoder stalls as soon as it is full, and xz of a large NAR ends
 // up waiting for the main thread instead of beside it.
 const NATIVE_READ_AHEAD = 1024 * 1024;
-
-/**
- * A readable's chunks as they arrive, kept in a queue of at most `maxBuffered` bytes (the
- * stream is paused above it), so the writer on the other side is read as fast as it writes.
- */
-export async function* readAhead(stream: Readable, maxBuffered: number): AsyncIterable<Uint8Array> {
-  const queue: Uint8Array[] = [];
-  let buffered = 0;
-  let ended = false;
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const poke = () => {
-    wake?.();
-    wake = undefined;
-  };
-  const onData = (c: Uint8Array) => {
-    queue.push(c);
-    buffered += c.length;
-    if (buffered > maxBuffered) stream.pause();
-    poke();
-  };
-  const onEnd = () => {
-    ended = true;
-    poke();
-  };
-  const onError = (e: Error) => {
-    failure = e;
-    poke();
-  };
-  stream.on('data', onData).once('end', onEnd).once('close', onEnd).once('error', onError);
-  try {
-    for (;;) {
-      const c = queue.shift();
-      if (c) {
-        buffered -= c.length;
-        if (buffered <= maxBuffered && stream.isPaused()) stream.resume();
-        yield c;
-      } else if (failure) {
-        throw failure;
-      } else if (ended) {
-        return;
-      } else {
-        await new Promise<void>((r) => (wake = r));
-      }
-    }
-  } finally {
-    stream.off('data', onData).off('end', onEnd).off('close', onEnd).off('error', onError);
-  }
-}
 
 /**
  * Native xz/zstd/bzip2 through a pipe, when the node has them: same streaming, 4-5x less CPU

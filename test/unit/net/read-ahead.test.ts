@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { readAhead } from '../../../src/nix/decompress.js';
+import { readAhead } from '../../../src/net/chunk-queue.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
