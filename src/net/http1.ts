@@ -8,6 +8,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import type * as Tls from 'node:tls';
 import { ChunkQueue } from './chunk-queue.js';
+import { type Proxy, proxyFor } from './proxy.js';
 import { ChunkedDecoder, type Framing, HttpProtocolError, type ResponseHead, framingOf, parseResponseHead, reusable } from './http1-parse.js';
 
 export { HttpProtocolError } from './http1-parse.js';
@@ -36,6 +37,9 @@ export interface Response {
 }
 
 export class HttpTimeoutError extends Error {}
+
+/** The proxy from the environment refused or broke the tunnel. */
+export class ProxyError extends Error {}
 
 /** The connection ended before the response (or its body) was complete. */
 export class ConnectionClosedError extends Error {
@@ -96,17 +100,18 @@ function putIdle(key: string, s: Socket): void {
   pool.push(s);
 }
 
-async function open(url: URL, tls: GetOptions['tls'] | undefined, key: string): Promise<Socket> {
+async function open(url: URL, tls: GetOptions['tls'] | undefined, key: string, proxy: Proxy | undefined, req: GetOptions): Promise<Socket> {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (url.protocol === 'http:') {
-    const s = netConnect({ host, port: Number(url.port || 80) });
+    const s = netConnect(proxy ? { host: proxy.host, port: proxy.port } : { host, port: Number(url.port || 80) });
     s.setNoDelay(true);
     return s;
   }
-  if (url.protocol !== 'https:') throw new Error(`${url.protocol} is not http(s)`);
+  const port = Number(url.port || 443);
+  const tunnel = proxy ? await connectTunnel(proxy, host, port, req) : undefined;
   // node:tls loads only for an https cache
   const { connect } = await import('node:tls');
-  const opts: Tls.ConnectionOptions = { host, port: Number(url.port || 443), ALPNProtocols: ['http/1.1'], ...(tls ?? {}) };
+  const opts: Tls.ConnectionOptions = { ...(tunnel ? { socket: tunnel } : { host, port }), ALPNProtocols: ['http/1.1'], ...(tls ?? {}) };
   if (!isIP(host)) opts.servername = host;
   const session = tlsSessions.get(key);
   if (session) opts.session = session;
@@ -116,8 +121,56 @@ async function open(url: URL, tls: GetOptions['tls'] | undefined, key: string): 
   return s;
 }
 
-function requestHead(url: URL, headers: Record<string, string>): string {
-  let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`;
+/**
+ * A tunnel to host:port through an http proxy (CONNECT), for TLS to run inside. A proxy that
+ * refuses, answers garbage or takes longer than the request's timeout fails the request.
+ */
+function connectTunnel(proxy: Proxy, host: string, port: number, req: GetOptions): Promise<Socket> {
+  const target = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+  return new Promise<Socket>((resolve, reject) => {
+    const s = netConnect({ host: proxy.host, port: proxy.port });
+    s.setNoDelay(true);
+    let got = Buffer.alloc(0);
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      s.removeListener('data', onData);
+      s.removeListener('error', done);
+      s.removeListener('close', onClose);
+      req.signal?.removeEventListener('abort', onAbort);
+      if (!e) return resolve(s);
+      s.destroy();
+      reject(e);
+    };
+    const onData = (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      let head: ResponseHead | undefined;
+      try {
+        head = parseResponseHead(got);
+      } catch (e) {
+        return done(new ProxyError(`proxy ${proxy.label}: ${(e as Error).message}`));
+      }
+      if (!head) return;
+      if (head.status !== 200) return done(new ProxyError(`proxy ${proxy.label} refused CONNECT to ${target}: HTTP ${head.status}`));
+      // the server speaks only after our TLS hello: anything more is out of step
+      if (got.length > head.size) return done(new ProxyError(`proxy ${proxy.label} sent data after its CONNECT answer`));
+      s.pause();
+      done();
+    };
+    const onClose = () => done(new ProxyError(`proxy ${proxy.label} closed the connection before answering CONNECT to ${target}`));
+    const onAbort = () => done(req.signal!.reason instanceof Error ? req.signal!.reason : new Error('aborted'));
+    const timer = req.timeoutMs !== undefined ? setTimeout(() => done(new HttpTimeoutError(`proxy ${proxy.label}: no answer to CONNECT in ${req.timeoutMs} ms`)), req.timeoutMs) : undefined;
+    s.on('data', onData);
+    s.once('error', done);
+    s.once('close', onClose);
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    s.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${proxy.authorization ? `Proxy-Authorization: ${proxy.authorization}\r\n` : ''}\r\n`);
+  });
+}
+
+function requestHead(url: URL, headers: Record<string, string>, forward?: Proxy): string {
+  const target = forward ? `${url.protocol}//${url.host}${url.pathname}${url.search}` : `${url.pathname}${url.search}`;
+  let head = `GET ${target} HTTP/1.1\r\nHost: ${url.host}\r\n`;
+  if (forward?.authorization) head += `Proxy-Authorization: ${forward.authorization}\r\n`;
   for (const [k, v] of Object.entries(headers)) {
     if (/[\r\n]/.test(k) || /[\r\n]/.test(v)) throw new Error(`header ${JSON.stringify(k)} contains a line break`);
     head += `${k}: ${v}\r\n`;
@@ -128,12 +181,16 @@ function requestHead(url: URL, headers: Record<string, string>): string {
 /** GET `url`. Resolves with the status and headers; the body streams from `response.body`. */
 export async function get(url: URL, opts: GetOptions = {}): Promise<Response> {
   opts.signal?.throwIfAborted();
-  const head = requestHead(url, opts.headers ?? {});
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${url.protocol} is not http(s)`);
+  const proxy = proxyFor(url);
+  // plain http through a proxy: the request names the whole URL, and the proxy's credentials
+  const forward = proxy && url.protocol === 'http:' ? proxy : undefined;
+  const head = requestHead(url, opts.headers ?? {}, forward);
   const tls = url.protocol === 'https:' ? opts.tls : undefined;
-  const key = poolKey(url, tls);
+  const key = `${proxy ? `${proxy.label} ` : ''}${poolKey(url, tls)}`;
   for (let attempt = 0; ; attempt++) {
     const pooled = attempt === 0 ? takeIdle(key) : undefined;
-    const socket = pooled ?? (await open(url, tls, key));
+    const socket = pooled ?? (await open(url, tls, key, proxy, opts));
     try {
       return await exchange(socket, head, key, pooled !== undefined, opts);
     } catch (e) {
