@@ -108,9 +108,10 @@ async function open(url: URL, tls: GetOptions['tls'] | undefined, key: string, p
     return s;
   }
   const port = Number(url.port || 443);
-  const tunnel = proxy ? await connectTunnel(proxy, host, port, req) : undefined;
-  // node:tls loads only for an https cache
+  // node:tls loads only for an https cache; before the tunnel, so that TLS takes the tunnel's
+  // socket over at once (nothing would listen for its errors across an await)
   const { connect } = await import('node:tls');
+  const tunnel = proxy ? await connectTunnel(proxy, host, port, req) : undefined;
   const opts: Tls.ConnectionOptions = { ...(tunnel ? { socket: tunnel } : { host, port }), ALPNProtocols: ['http/1.1'], ...(tls ?? {}) };
   if (!isIP(host)) opts.servername = host;
   const session = tlsSessions.get(key);
