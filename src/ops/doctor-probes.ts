@@ -1,9 +1,8 @@
 // `doctor` probes: the I/O that gathers facts for the judgements in doctor.ts. Every network
 // probe is one bounded GET; nothing is written except a probe file in the state dir.
 import { accessSync, constants, existsSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { extraCaOptions } from '../net/extra-ca.js';
+import { HttpTimeoutError, type Response, get as httpGet } from '../net/http1.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
@@ -35,37 +34,38 @@ export interface HttpProbe {
   error?: string;
 }
 
-/** One GET, bounded in time and body size; never throws. */
+/**
+ * One GET, bounded in time and body size; never throws. Through the runtime's own client, so
+ * that it sees what a container start would: the same proxies (HTTPS_PROXY, NO_PROXY) and CAs.
+ */
 export async function probeHttp(url: string, timeoutMs: number, maxBody = 64 * 1024): Promise<HttpProbe> {
-  const tls = url.startsWith('https:') ? await extraCaOptions() : {};
-  return new Promise((resolve) => {
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      resolve({ error: `invalid URL ${url}` });
-      return;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { error: `invalid URL ${url}` };
+  }
+  let res: Response | undefined;
+  const tooLate = () => new Error(`no answer within ${timeoutMs} ms`);
+  const timer = setTimeout(() => res?.destroy(tooLate()), timeoutMs);
+  try {
+    const tls = u.protocol === 'https:' ? await extraCaOptions() : undefined;
+    res = await httpGet(u, { headers: { 'user-agent': 'flox-runtime-doctor' }, timeoutMs, ...(tls && { tls }) });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // read to the end (in time), keeping the first maxBody bytes
+    for await (const c of res.body) {
+      size += c.length;
+      if (size <= maxBody) chunks.push(c);
     }
-    const https = u.protocol === 'https:';
-    const req = (https ? httpsRequest : httpRequest)(u, { method: 'GET', timeout: timeoutMs, headers: { 'user-agent': 'flox-runtime-doctor' }, ...(https && tls) }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size <= maxBody) chunks.push(c);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ...(res.headers.date && { date: res.headers.date }), body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', (e) => resolve({ error: e.message }));
-    });
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ error: (e as NodeJS.ErrnoException).code ? `${(e as NodeJS.ErrnoException).code}: ${e.message}` : e.message });
-    });
-    req.on('close', () => clearTimeout(timer));
-    req.end();
-  });
+    const date = res.headers.get('date');
+    return { status: res.status, ...(date && { date }), body: Buffer.concat(chunks).toString('utf8') };
+  } catch (e) {
+    const err = e instanceof HttpTimeoutError ? tooLate() : (e as NodeJS.ErrnoException);
+    return { error: 'code' in err && err.code ? `${err.code}: ${err.message}` : err.message };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function isExecutableOn(hostRoot: string): (p: string) => boolean {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProxyError, closeIdleConnections, get } from '../../../src/net/http1.js';
 import { listRefs } from '../../../src/floxhub/smart-http.js';
+import { probeHttp } from '../../../src/ops/doctor-probes.js';
 import { makeTestCa } from '../../support/test-ca.js';
 
 const NAME = 'cache.flox.test';
@@ -135,6 +136,22 @@ describe('through a proxy from the environment', () => {
       const t = Date.now();
       await expect(get(new URL(`https://${NAME}/a`), { timeoutMs: 300 })).rejects.toThrow(/no answer to CONNECT in 300 ms/);
       expect(Date.now() - t).toBeLessThan(3000);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
+  it('doctor probes with the same client: through the proxy, and bounded when nobody answers', async () => {
+    process.env.HTTP_PROXY = `http://127.0.0.1:${portOf(proxy)}`;
+    const r = await probeHttp(`http://${NAME}:${portOf(origin)}/nix-cache-info`, 5000);
+    expect(r).toMatchObject({ status: 200, body: `origin saw /nix-cache-info host ${NAME}:${portOf(origin)}` });
+    expect(r.date).toBeTruthy();
+    const silent = createServer(() => {});
+    await listen(silent);
+    try {
+      // loopback: direct, to a server that takes the request and never answers
+      expect(await probeHttp(`http://127.0.0.1:${portOf(silent)}/`, 300)).toEqual({ error: 'no answer within 300 ms' });
     } finally {
       silent.closeAllConnections();
       silent.close();
