@@ -2,12 +2,12 @@
 // NODE_EXTRA_CA_CERTS in containerd's environment, as a node behind a corporate proxy or with an
 // in-house cache has it. This runs the container path exactly as kubelet drives it: the runtime
 // code loaded from its V8 code cache, where a dynamic import of node:tls once failed.
-import { createReadStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTestCa, type TestCa } from '../support/test-ca.js';
+import { type CacheServer, serveDirectory } from '../support/nixcache.js';
+import { makeTestCa } from '../support/test-ca.js';
 import { startFloxLab, type FloxLab } from './support/flox-lab.js';
 import { e2eGate } from './support/gate.js';
 import { EMPTY_IMAGE } from './support/images.js';
@@ -16,36 +16,22 @@ const gate = e2eGate('pods from an https cache with a private CA');
 
 describe.skipIf(gate.skip)(gate.title, () => {
   const work = mkdtempSync(join(tmpdir(), 'flox-e2e-https-'));
-  let ca: TestCa;
-  let cache: Server | undefined;
+  let cache: CacheServer | undefined;
   let f: FloxLab;
 
   beforeAll(async () => {
-    ca = makeTestCa(work, 'IP:127.0.0.1');
+    const ca = makeTestCa(work, 'IP:127.0.0.1');
     f = await startFloxLab({
       env: { NODE_EXTRA_CA_CERTS: ca.caFile },
       substituters: async (hub) => {
-        const root = hub.nix.caches.zstd!;
-        cache = createServer({ key: ca.key, cert: ca.cert }, (req, res) => {
-          const file = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'https://x').pathname)));
-          let size: number;
-          try {
-            if (!file.startsWith(`${root}/`)) throw new Error('outside');
-            size = statSync(file).size;
-          } catch {
-            return void res.writeHead(404).end();
-          }
-          res.writeHead(200, { 'content-length': size });
-          createReadStream(file).pipe(res);
-        });
-        await new Promise<void>((r) => cache!.listen(0, '127.0.0.1', r));
-        return [`https://127.0.0.1:${(cache.address() as { port: number }).port}`];
+        cache = await serveDirectory(hub.nix.caches.zstd!, { tls: ca });
+        return [cache.url];
       },
     });
   }, 240_000);
   afterAll(async () => {
     if (f) expect(await f.stop()).toEqual([]);
-    cache?.close();
+    await cache?.close();
     rmSync(work, { recursive: true, force: true });
   });
 

@@ -2,14 +2,13 @@
 // HTTP proxy, named in containerd's environment (HTTPS_PROXY, with NO_PROXY for the local hub)
 // as on a node behind a corporate proxy. The cache's name resolves only at the proxy, so the
 // pod can start only if every request of the create went through the CONNECT tunnel.
-import { createReadStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer } from 'node:https';
-import { connect, type Socket } from 'node:net';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTestCa, type TestCa } from '../support/test-ca.js';
+import { type TestProxy, startTestProxy } from '../support/connect-proxy.js';
+import { type CacheServer, serveDirectory } from '../support/nixcache.js';
+import { makeTestCa } from '../support/test-ca.js';
 import { startFloxLab, type FloxLab } from './support/flox-lab.js';
 import { e2eGate } from './support/gate.js';
 import { EMPTY_IMAGE } from './support/images.js';
@@ -19,56 +18,25 @@ const NAME = 'cache.flox.test';
 
 describe.skipIf(gate.skip)(gate.title, () => {
   const work = mkdtempSync(join(tmpdir(), 'flox-e2e-proxy-'));
-  let ca: TestCa;
-  let cache: Server | undefined;
-  let proxy: Server | undefined;
+  let cache: CacheServer | undefined;
+  let proxy: TestProxy | undefined;
   let f: FloxLab;
-  const tunnels: string[] = [];
 
   beforeAll(async () => {
-    ca = makeTestCa(work, `DNS:${NAME}`);
-    proxy = createHttpServer((_req, res) => void res.writeHead(502).end());
-    proxy.on('connect', (req: IncomingMessage, client: Socket) => {
-      tunnels.push(String(req.url));
-      const [host, port] = String(req.url).split(':');
-      if (host !== NAME) return void client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
-      const up = connect(Number(port), '127.0.0.1', () => {
-        client.write('HTTP/1.1 200 Connection established\r\n\r\n');
-        up.pipe(client);
-        client.pipe(up);
-      });
-      up.on('error', () => client.destroy());
-      client.on('error', () => up.destroy());
-    });
-    await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', r));
-    const proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    const ca = makeTestCa(work, `DNS:${NAME}`);
+    proxy = await startTestProxy(NAME);
     f = await startFloxLab({
-      env: { NODE_EXTRA_CA_CERTS: ca.caFile, HTTPS_PROXY: proxyUrl, NO_PROXY: '127.0.0.1,localhost' },
+      env: { NODE_EXTRA_CA_CERTS: ca.caFile, HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1,localhost' },
       substituters: async (hub) => {
-        const root = hub.nix.caches.zstd!;
-        cache = createServer({ key: ca.key, cert: ca.cert }, (req, res) => {
-          const file = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'https://x').pathname)));
-          let size: number;
-          try {
-            if (!file.startsWith(`${root}/`)) throw new Error('outside');
-            size = statSync(file).size;
-          } catch {
-            return void res.writeHead(404).end();
-          }
-          res.writeHead(200, { 'content-length': size });
-          createReadStream(file).pipe(res);
-        });
-        await new Promise<void>((r) => cache!.listen(0, '127.0.0.1', r));
-        return [`https://${NAME}:${(cache.address() as { port: number }).port}`];
+        cache = await serveDirectory(hub.nix.caches.zstd!, { tls: ca });
+        return [`https://${NAME}:${cache.port}`];
       },
     });
   }, 240_000);
   afterAll(async () => {
     if (f) expect(await f.stop()).toEqual([]);
-    for (const s of [cache, proxy]) {
-      s?.closeAllConnections();
-      s?.close();
-    }
+    await cache?.close();
+    proxy?.close();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -81,10 +49,10 @@ describe.skipIf(gate.skip)(gate.title, () => {
     });
     expect(lines).toEqual(['Hello, world!']);
     expect(f.activations().at(-1)!.pathsFetched).toBeGreaterThan(0);
-    const port = (cache!.address() as { port: number }).port;
-    expect(tunnels.length).toBeGreaterThan(0);
-    expect(new Set(tunnels)).toEqual(new Set([`${NAME}:${port}`]));
+    // every request of the create went through one kind of tunnel, to the cache
+    expect(proxy!.seen.length).toBeGreaterThan(0);
+    expect(new Set(proxy!.seen.map((s) => s.line))).toEqual(new Set([`CONNECT ${NAME}:${cache!.port}`]));
     const meta = join(f.stateDir, 'nix', 'meta');
-    for (const r of readdirSync(meta).filter((n) => n.endsWith('.json'))) expect(JSON.parse(readFileSync(join(meta, r), 'utf8')).substituter).toBe(`https://${NAME}:${port}`);
+    for (const r of readdirSync(meta).filter((n) => n.endsWith('.json'))) expect(JSON.parse(readFileSync(join(meta, r), 'utf8')).substituter).toBe(`https://${NAME}:${cache!.port}`);
   });
 });

@@ -2,7 +2,8 @@
 // its binary caches, with hooks so tests can inject server faults. 127.0.0.1 only.
 import { execFile } from 'node:child_process';
 import { createReadStream, readFileSync, statSync, cpSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, normalize, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -57,18 +58,22 @@ export interface ServedRequest {
 export type Hook = (req: IncomingMessage, res: ServerResponse, path: string) => boolean | Promise<boolean>;
 
 export interface CacheServer {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (https:// with tls) */
   url: string;
+  port: number;
   requests: ServedRequest[];
   /** replaced per test; undefined serves files normally */
   hook: Hook | undefined;
   close(): Promise<void>;
 }
 
-/** Serves `root` statically (GET and HEAD, as real Nix needs) on a free 127.0.0.1 port. */
-export async function serveDirectory(root: string): Promise<CacheServer> {
-  const state: CacheServer = { url: '', requests: [], hook: undefined, close: async () => {} };
-  const server = createServer(async (req, res) => {
+/**
+ * Serves `root` statically (GET and HEAD, as real Nix needs) on a free 127.0.0.1 port; over
+ * https with `tls` (a key and certificate, e.g. from makeTestCa).
+ */
+export async function serveDirectory(root: string, opts: { tls?: { key: Buffer; cert: Buffer } } = {}): Promise<CacheServer> {
+  const state: CacheServer = { url: '', port: 0, requests: [], hook: undefined, close: async () => {} };
+  const handler: RequestListener = async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     state.requests.push({ method: req.method ?? '', path });
     try {
@@ -89,10 +94,12 @@ export async function serveDirectory(root: string): Promise<CacheServer> {
     } catch {
       res.destroy();
     }
-  });
+  };
+  const server = opts.tls ? createTlsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : createServer(handler);
   server.keepAliveTimeout = 1000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.port = (server.address() as AddressInfo).port;
+  state.url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${state.port}`;
   state.close = () =>
     new Promise<void>((r) => {
       server.closeAllConnections();

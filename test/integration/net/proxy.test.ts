@@ -3,15 +3,15 @@
 // credentials, refusals. The origin's name resolves only at the proxy (as a cache's name on the
 // internet does for a node that may not resolve it), so nothing reaches it around the proxy.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { type IncomingMessage, type Server, createServer, request } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProxyError, closeIdleConnections, get } from '../../../src/net/http1.js';
 import { listRefs } from '../../../src/floxhub/smart-http.js';
 import { probeHttp } from '../../../src/ops/doctor-probes.js';
+import { type TestProxy, startTestProxy } from '../../support/connect-proxy.js';
 import { makeTestCa } from '../../support/test-ca.js';
 
 const NAME = 'cache.flox.test';
@@ -26,53 +26,26 @@ const listen = (s: Server) => new Promise<void>((r) => s.listen(0, '127.0.0.1', 
 let dir: string;
 let origin: Server;
 let tlsOrigin: Server;
-let proxy: Server;
+let proxy: TestProxy;
 let ca: string;
-// what the proxy saw: "CONNECT host:port" or "GET <absolute url>", with the credentials
-const seen: Array<{ line: string; auth?: string }> = [];
-let refuse: number | undefined;
 const saved = { ...process.env };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flox-proxy-'));
   const tls = makeTestCa(dir, `DNS:${NAME}`);
   ca = tls.caPem;
-  const answer = (req: IncomingMessage, res: import('node:http').ServerResponse) => res.end(`origin saw ${req.url} host ${req.headers.host}`);
+  const answer = (req: IncomingMessage, res: ServerResponse) => res.end(`origin saw ${req.url} host ${req.headers.host}`);
   origin = createServer(answer);
   tlsOrigin = createTlsServer({ key: tls.key, cert: tls.cert }, answer);
   await listen(origin);
   await listen(tlsOrigin);
-  proxy = createServer((req, res) => {
-    seen.push({ line: `${req.method} ${req.url}`, ...(req.headers['proxy-authorization'] ? { auth: req.headers['proxy-authorization'] } : {}) });
-    if (refuse) return void res.writeHead(refuse).end();
-    const target = new URL(req.url!);
-    if (target.hostname !== NAME) return void res.writeHead(502).end();
-    const up = request({ host: '127.0.0.1', port: target.port, path: `${target.pathname}${target.search}`, headers: { host: target.host } }, (r) => {
-      res.writeHead(r.statusCode!, r.headers);
-      r.pipe(res);
-    });
-    up.end();
-  });
-  proxy.on('connect', (req: IncomingMessage, client: Socket) => {
-    seen.push({ line: `CONNECT ${req.url}`, ...(req.headers['proxy-authorization'] ? { auth: req.headers['proxy-authorization'] } : {}) });
-    if (refuse) return void client.end(`HTTP/1.1 ${refuse} Refused\r\n\r\n`);
-    const [host, port] = req.url!.split(':');
-    if (host !== NAME) return void client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
-    const up = connect(Number(port), '127.0.0.1', () => {
-      client.write('HTTP/1.1 200 Connection established\r\n\r\n');
-      up.pipe(client);
-      client.pipe(up);
-    });
-    up.on('error', () => client.destroy());
-    client.on('error', () => up.destroy());
-  });
-  await listen(proxy);
+  proxy = await startTestProxy(NAME);
 });
 
 afterEach(() => {
   closeIdleConnections();
-  seen.length = 0;
-  refuse = undefined;
+  proxy.seen.length = 0;
+  proxy.refuse = undefined;
   for (const k of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy', 'all_proxy', 'ALL_PROXY']) {
     if (saved[k] === undefined) delete process.env[k];
     else process.env[k] = saved[k];
@@ -80,16 +53,17 @@ afterEach(() => {
 });
 
 afterAll(() => {
-  for (const s of [origin, tlsOrigin, proxy]) {
+  for (const s of [origin, tlsOrigin]) {
     s.closeAllConnections();
     s.close();
   }
+  proxy.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('through a proxy from the environment', () => {
   it('https: a CONNECT tunnel with the credentials, TLS to the origin inside it, kept alive for the next request', async () => {
-    process.env.HTTPS_PROXY = `http://flox:pa%24s@127.0.0.1:${portOf(proxy)}`;
+    process.env.HTTPS_PROXY = `http://flox:pa%24s@127.0.0.1:${proxy.port}`;
     const url = `https://${NAME}:${portOf(tlsOrigin)}`;
     // one trust object, as extraCaOptions hands out: connections are pooled per trust
     const tls = { ca: [ca] };
@@ -98,33 +72,33 @@ describe('through a proxy from the environment', () => {
     expect(await text(r1)).toBe(`origin saw /a host ${NAME}:${portOf(tlsOrigin)}`);
     expect(await text(await get(new URL(`${url}/b`), { tls, timeoutMs: 5000 }))).toContain('origin saw /b');
     // one tunnel for both requests
-    expect(seen).toEqual([{ line: `CONNECT ${NAME}:${portOf(tlsOrigin)}`, auth: `Basic ${Buffer.from('flox:pa$s').toString('base64')}` }]);
+    expect(proxy.seen).toEqual([{ line: `CONNECT ${NAME}:${portOf(tlsOrigin)}`, auth: `Basic ${Buffer.from('flox:pa$s').toString('base64')}` }]);
   });
 
   it('https: the origin certificate is still checked inside the tunnel', async () => {
-    process.env.HTTPS_PROXY = `http://127.0.0.1:${portOf(proxy)}`;
+    process.env.HTTPS_PROXY = `http://127.0.0.1:${proxy.port}`;
     await expect(get(new URL(`https://${NAME}:${portOf(tlsOrigin)}/a`), { timeoutMs: 5000 })).rejects.toThrow(/certificate/);
   });
 
   it('http: an absolute-form request to the proxy', async () => {
-    process.env.HTTP_PROXY = `http://u:p@127.0.0.1:${portOf(proxy)}`;
+    process.env.HTTP_PROXY = `http://u:p@127.0.0.1:${proxy.port}`;
     const r = await get(new URL(`http://${NAME}:${portOf(origin)}/nix-cache-info?x=1`), { timeoutMs: 5000 });
     expect(await text(r)).toBe(`origin saw /nix-cache-info?x=1 host ${NAME}:${portOf(origin)}`);
-    expect(seen).toEqual([{ line: `GET http://${NAME}:${portOf(origin)}/nix-cache-info?x=1`, auth: `Basic ${Buffer.from('u:p').toString('base64')}` }]);
+    expect(proxy.seen).toEqual([{ line: `GET http://${NAME}:${portOf(origin)}/nix-cache-info?x=1`, auth: `Basic ${Buffer.from('u:p').toString('base64')}` }]);
   });
 
   it('a proxy that refuses the tunnel fails the request with its status; NO_PROXY goes around the proxy', async () => {
-    process.env.HTTPS_PROXY = `http://127.0.0.1:${portOf(proxy)}`;
-    refuse = 407;
+    process.env.HTTPS_PROXY = `http://127.0.0.1:${proxy.port}`;
+    proxy.refuse = 407;
     const e = await get(new URL(`https://${NAME}:${portOf(tlsOrigin)}/a`), { tls: { ca: [ca] }, timeoutMs: 5000 }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ProxyError);
-    expect((e as Error).message).toBe(`proxy http://127.0.0.1:${portOf(proxy)} refused CONNECT to ${NAME}:${portOf(tlsOrigin)}: HTTP 407`);
-    refuse = undefined;
-    seen.length = 0;
+    expect((e as Error).message).toBe(`proxy http://127.0.0.1:${proxy.port} refused CONNECT to ${NAME}:${portOf(tlsOrigin)}: HTTP 407`);
+    proxy.refuse = undefined;
+    proxy.seen.length = 0;
     process.env.NO_PROXY = 'flox.test';
     // direct: the name does not resolve here, and the proxy never hears of it
     await expect(get(new URL(`https://${NAME}:${portOf(tlsOrigin)}/a`), { tls: { ca: [ca] }, timeoutMs: 5000 })).rejects.toThrow(/ENOTFOUND|EAI_AGAIN/);
-    expect(seen).toEqual([]);
+    expect(proxy.seen).toEqual([]);
   });
 
   it('a proxy that never answers CONNECT times out', async () => {
@@ -143,7 +117,7 @@ describe('through a proxy from the environment', () => {
   });
 
   it('doctor probes with the same client: through the proxy, and bounded when nobody answers', async () => {
-    process.env.HTTP_PROXY = `http://127.0.0.1:${portOf(proxy)}`;
+    process.env.HTTP_PROXY = `http://127.0.0.1:${proxy.port}`;
     const r = await probeHttp(`http://${NAME}:${portOf(origin)}/nix-cache-info`, 5000);
     expect(r).toMatchObject({ status: 200, body: `origin saw /nix-cache-info host ${NAME}:${portOf(origin)}` });
     expect(r.date).toBeTruthy();
@@ -159,9 +133,9 @@ describe('through a proxy from the environment', () => {
   });
 
   it('the FloxHub head check goes through it too', async () => {
-    process.env.HTTP_PROXY = `http://127.0.0.1:${portOf(proxy)}`;
+    process.env.HTTP_PROXY = `http://127.0.0.1:${proxy.port}`;
     // the origin answers anything with text that is no ref advertisement: the request got there
     await expect(listRefs(`http://${NAME}:${portOf(origin)}/o/floxmeta`, { timeoutMs: 5000 })).rejects.toThrow(/not a git smart HTTP ref advertisement/);
-    expect(seen.map((s) => s.line)).toEqual([`GET http://${NAME}:${portOf(origin)}/o/floxmeta/info/refs?service=git-upload-pack`]);
+    expect(proxy.seen.map((s) => s.line)).toEqual([`GET http://${NAME}:${portOf(origin)}/o/floxmeta/info/refs?service=git-upload-pack`]);
   });
 });
