@@ -4,7 +4,8 @@
 // and node:http's request/response/agent machinery cost ~2 ms of main-thread time per request
 // there (a cold closure of 11 paths makes 23 requests). This client does the one thing we need
 // (GET, keep-alive, Content-Length, chunked and read-to-close bodies, https with extra CAs and
-// session resumption) in a fraction of that. The framing rules live in http1-parse.ts.
+// session resumption, the environment's HTTP proxy) in a fraction of that. The framing rules
+// live in http1-parse.ts, the choice of proxy in proxy.ts.
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import type * as Tls from 'node:tls';
 import { ChunkQueue } from './chunk-queue.js';
