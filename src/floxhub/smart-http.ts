@@ -2,8 +2,7 @@
 // (git smart HTTP, protocol v0 ref advertisement) to learn the head of the environment's branch.
 // Done in-process: spawning `git ls-remote` costs ~40 ms, this ~2-5 ms (see scripts/bench/env.mjs),
 // with the same small HTTP/1.1 client as the binary caches (node:http would load only for this).
-import { extraCaOptions } from '../net/extra-ca.js';
-import { get as httpGet } from '../net/http1.js';
+import { get as httpGet, readBody } from '../net/http1.js';
 
 export type HubFailure = 'auth' | 'not-found' | 'unreachable' | 'protocol';
 
@@ -40,23 +39,10 @@ interface Answer {
 }
 
 async function get(url: URL, headers: Record<string, string>, timeoutMs: number, onSent?: () => void): Promise<Answer> {
-  // extra CAs (and node:tls) load only for an https hub
-  const tls = url.protocol === 'https:' ? await extraCaOptions() : undefined;
-  const res = await httpGet(url, { headers, timeoutMs, ...(tls && { tls }), ...(onSent && { onSent }) });
+  const res = await httpGet(url, { headers, timeoutMs, ...(onSent && { onSent }) });
   // the head came within timeoutMs (httpGet); the body gets as long again
-  const timer = setTimeout(() => res.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  try {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of res.body) {
-      size += c.length;
-      if (size > MAX_BODY) throw new Error('ref advertisement larger than 32 MiB');
-      chunks.push(c);
-    }
-    return { status: res.status, body: Buffer.concat(chunks), ...(res.headers.has('location') && { location: res.headers.get('location')! }) };
-  } finally {
-    clearTimeout(timer);
-  }
+  const body = await readBody(res, { timeoutMs, maxBytes: MAX_BODY, overflow: () => new Error('ref advertisement larger than 32 MiB') });
+  return { status: res.status, body, ...(res.headers.has('location') && { location: res.headers.get('location')! }) };
 }
 
 /** Parses a protocol v0 upload-pack advertisement into refname -> sha. */

@@ -9,14 +9,15 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import type * as Tls from 'node:tls';
 import { ChunkQueue } from './chunk-queue.js';
-import { type Proxy, proxyFor } from './proxy.js';
+import { extraCaOptions } from './extra-ca.js';
+import { type Proxy, hostOf, proxyFor } from './proxy.js';
 import { ChunkedDecoder, type Framing, HttpProtocolError, type ResponseHead, framingOf, parseResponseHead, reusable } from './http1-parse.js';
 
 export { HttpProtocolError } from './http1-parse.js';
 
 export interface GetOptions {
   headers?: Record<string, string>;
-  /** https only: extra trust (extra-ca.ts) */
+  /** https only: the trust to use; default Node's roots plus the node's extra CAs (extra-ca.ts) */
   tls?: { ca?: string[] };
   signal?: AbortSignal;
   /** no response head within this many ms: HttpTimeoutError */
@@ -102,7 +103,7 @@ function putIdle(key: string, s: Socket): void {
 }
 
 async function open(url: URL, tls: GetOptions['tls'] | undefined, key: string, proxy: Proxy | undefined, req: GetOptions): Promise<Socket> {
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const host = hostOf(url);
   if (url.protocol === 'http:') {
     const s = netConnect(proxy ? { host: proxy.host, port: proxy.port } : { host, port: Number(url.port || 80) });
     s.setNoDelay(true);
@@ -188,7 +189,8 @@ export async function get(url: URL, opts: GetOptions = {}): Promise<Response> {
   // plain http through a proxy: the request names the whole URL, and the proxy's credentials
   const forward = proxy && url.protocol === 'http:' ? proxy : undefined;
   const head = requestHead(url, opts.headers ?? {}, forward);
-  const tls = url.protocol === 'https:' ? opts.tls : undefined;
+  // the extra CAs (and node:tls) load only for https
+  const tls = url.protocol === 'https:' ? (opts.tls ?? (await extraCaOptions())) : undefined;
   const key = `${proxy ? `${proxy.label} ` : ''}${poolKey(url, tls)}`;
   for (let attempt = 0; ; attempt++) {
     const pooled = attempt === 0 ? takeIdle(key) : undefined;
@@ -346,6 +348,26 @@ function exchange(socket: Socket, request: string, key: string, reused: boolean,
       if (!e) opts.onSent?.();
     });
   });
+}
+
+/**
+ * A whole (small) body, within `timeoutMs` from now. Past `maxBytes` it fails with the error
+ * `overflow` makes, or with 'truncate' is read to the end and cut to its first `maxBytes`.
+ */
+export async function readBody(res: Response, opts: { timeoutMs: number; maxBytes: number; overflow: 'truncate' | (() => Error) }): Promise<Buffer> {
+  const timer = setTimeout(() => res.destroy(new HttpTimeoutError(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of res.body) {
+      size += c.length;
+      if (size <= opts.maxBytes) chunks.push(c);
+      else if (opts.overflow !== 'truncate') throw opts.overflow();
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Closes every pooled connection (tests; a long-lived process that is done with a cache). */

@@ -47,7 +47,7 @@ export function proxyFor(url: URL, env: NodeJS.ProcessEnv = process.env): Proxy 
   const cfg = configOf(env);
   const proxy = url.protocol === 'https:' ? cfg.https : cfg.http;
   if (!proxy) return undefined;
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const host = hostOf(url).toLowerCase();
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   if (isLoopback(host) || cfg.all || cfg.rules.some((r) => matches(r, host, port))) return undefined;
   if (proxy instanceof ProxyConfigError) throw proxy;
@@ -93,7 +93,7 @@ export function parseProxy(value: string): Proxy {
     throw new ProxyConfigError(`invalid proxy "${redact(value)}" in the environment`);
   }
   if (url.protocol !== 'http:') throw new ProxyConfigError(`proxy ${redact(value)}: only http:// proxies are supported`);
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const host = hostOf(url);
   if (!host) throw new ProxyConfigError(`invalid proxy "${redact(value)}" in the environment`);
   const port = Number(url.port || 80);
   const user = decodeURIComponent(url.username);
@@ -142,6 +142,11 @@ function matches(rule: NoProxyRule, host: string, port: number): boolean {
 function isLoopback(host: string): boolean {
   if (host === 'localhost' || host.endsWith('.localhost') || host === '::1') return true;
   return isIP(host) === 4 && host.startsWith('127.');
+}
+
+/** The URL's host as net.connect takes it: an IPv6 literal without its brackets. */
+export function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[(.*)\]$/, '$1');
 }
 
 /** The proxy URL for a message: credentials never appear in errors or logs. */

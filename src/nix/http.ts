@@ -5,7 +5,6 @@ import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectionClosedError, HttpTimeoutError, type Response, get as httpGet } from '../net/http1.js';
-import { extraCaOptions } from '../net/extra-ca.js';
 
 /** A failure that may go away when tried again (network, 5xx, truncated body, timeout). */
 export class TransientError extends Error {}
@@ -38,9 +37,7 @@ async function get(url: string, opts: FetchOptions, redirects = 0): Promise<Resp
   const u = new URL(url);
   let res: Response;
   try {
-    // node:tls and the extra CAs load only for an https cache
-    const tls = u.protocol === 'https:' ? await extraCaOptions() : undefined;
-    res = await httpGet(u, { headers: HEADERS, timeoutMs: opts.timeoutMs, ...(tls ? { tls } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    res = await httpGet(u, { headers: HEADERS, timeoutMs: opts.timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) });
   } catch (e) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     if (e instanceof HttpTimeoutError) throw new TransientError(`${url}: no response in ${opts.timeoutMs} ms`);

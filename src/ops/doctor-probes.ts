@@ -1,8 +1,7 @@
 // `doctor` probes: the I/O that gathers facts for the judgements in doctor.ts. Every network
 // probe is one bounded GET; nothing is written except a probe file in the state dir.
 import { accessSync, constants, existsSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
-import { extraCaOptions } from '../net/extra-ca.js';
-import { HttpTimeoutError, type Response, get as httpGet } from '../net/http1.js';
+import { HttpTimeoutError, get as httpGet, readBody } from '../net/http1.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
@@ -45,26 +44,17 @@ export async function probeHttp(url: string, timeoutMs: number, maxBody = 64 * 1
   } catch {
     return { error: `invalid URL ${url}` };
   }
-  let res: Response | undefined;
-  const tooLate = () => new Error(`no answer within ${timeoutMs} ms`);
-  const timer = setTimeout(() => res?.destroy(tooLate()), timeoutMs);
+  const t0 = Date.now();
   try {
-    const tls = u.protocol === 'https:' ? await extraCaOptions() : undefined;
-    res = await httpGet(u, { headers: { 'user-agent': 'flox-runtime-doctor' }, timeoutMs, ...(tls && { tls }) });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // read to the end (in time), keeping the first maxBody bytes
-    for await (const c of res.body) {
-      size += c.length;
-      if (size <= maxBody) chunks.push(c);
-    }
+    const res = await httpGet(u, { headers: { 'user-agent': 'flox-runtime-doctor' }, timeoutMs });
+    // one deadline for the whole probe: the body gets what the head left of it
+    const body = await readBody(res, { timeoutMs: Math.max(1, timeoutMs - (Date.now() - t0)), maxBytes: maxBody, overflow: 'truncate' });
     const date = res.headers.get('date');
-    return { status: res.status, ...(date && { date }), body: Buffer.concat(chunks).toString('utf8') };
+    return { status: res.status, ...(date && { date }), body: body.toString('utf8') };
   } catch (e) {
-    const err = e instanceof HttpTimeoutError ? tooLate() : (e as NodeJS.ErrnoException);
-    return { error: 'code' in err && err.code ? `${err.code}: ${err.message}` : err.message };
-  } finally {
-    clearTimeout(timer);
+    if (e instanceof HttpTimeoutError) return { error: `no answer within ${timeoutMs} ms` };
+    const err = e as NodeJS.ErrnoException;
+    return { error: err.code ? `${err.code}: ${err.message}` : err.message };
   }
 }
 
