@@ -24,7 +24,12 @@ export function parseConfig(text: string, source: string): Config {
     const issues = result.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ');
     throw new FloxError('config', `config file ${source} is invalid: ${issues}`);
   }
-  return resolveConfig(result.data);
+  try {
+    return resolveConfig(result.data);
+  } catch (e) {
+    // checks across tables (a policy rule's substituters must be configured ones)
+    throw new FloxError('config', `config file ${source} is invalid: ${(e as Error).message}`);
+  }
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
