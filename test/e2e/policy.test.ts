@@ -12,6 +12,7 @@ import { EMPTY_IMAGE } from './support/images.js';
 
 const gate = e2eGate('the node policy over CRI');
 const ENV = 'flox.dev/environment';
+const DEAD_CACHE = 'http://127.0.0.1:1/dead-cache';
 
 describe.skipIf(gate.skip)(gate.title, () => {
   let f: FloxLab;
@@ -19,10 +20,13 @@ describe.skipIf(gate.skip)(gate.title, () => {
 
   beforeAll(async () => {
     f = await startFloxLab({
+      // a second substituter nothing answers on: the only one the rule "narrow" leaves its pods
+      substituters: async (hub) => [`${hub.url}/cache-zstd`, DEAD_CACHE],
       extraConfig:
         `[policy]\ndefault = "deny"\n` +
         `[[policy.rule]]\nname = "ci"\nnamespaces = ["ci-*"]\nenvironments = ["public-owner/hello", "private-owner/*"]\n` +
-        `[[policy.rule]]\nname = "trusted"\nnamespaces = ["trusted"]\nenvironments = ["*/*"]\nnode-token = true\n`,
+        `[[policy.rule]]\nname = "trusted"\nnamespaces = ["trusted"]\nenvironments = ["*/*"]\nnode-token = true\n` +
+        `[[policy.rule]]\nname = "narrow"\nnamespaces = ["narrow"]\nenvironments = ["*/*"]\nsubstituters = ["${DEAD_CACHE}"]\n`,
     });
     // the node-wide token (floxhub.token-file) reaches private-owner's environments
     const tokenFile = join(f.work, 'node-token');
@@ -76,5 +80,13 @@ describe.skipIf(gate.skip)(gate.title, () => {
     expect(denied.error).toMatch(/the policy rule ci does not let this namespace use the node token \(floxhub\.token-file\): give the pod its own floxhub-token secret/);
     expect(await start('trusted', 'private-owner/secret')).toEqual({ lines: ['Hello, world!'] });
     expect(f.activations().at(-1)).toMatchObject({ environment: 'private-owner/secret', policy: 'trusted', auth: 'config' });
+  });
+
+  it('a rule\'s substituters are the only ones its pods fetch from', async () => {
+    // public-owner/priority's paths are on no pod's path yet: the node must fetch them
+    const narrow = await start('narrow', 'public-owner/priority', ['tool']);
+    expect(narrow.error).toMatch(/127\.0\.0\.1:1\/dead-cache/);
+    expect(narrow.error).not.toMatch(/cache-zstd/);
+    expect(await start('trusted', 'public-owner/priority', ['tool'])).toEqual({ lines: ['tool-b'] });
   });
 });
