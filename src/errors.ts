@@ -4,6 +4,7 @@ export type FloxErrorKind =
   | 'config'
   | 'usage'
   | 'annotation'
+  | 'policy'
   | 'spec'
   | 'delegate'
   | 'activation'

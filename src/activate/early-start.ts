@@ -8,6 +8,7 @@ import { pickToken, podTokenFileFromMounts } from '../floxhub/token.js';
 import type { OciSpec } from '../oci/spec.js';
 import { holdGcShared, type PendingLock } from '../ops/gc-lock.js';
 import type { PodRequest } from '../pod/request.js';
+import { enforcePolicy, nodeTokenFile, type Allowed } from '../policy/index.js';
 
 /** Longest wait for the request to be on the wire before the caller goes on with synchronous work. */
 const SEND_WAIT_MS = 15;
@@ -18,8 +19,10 @@ export interface EarlyStart {
   gcLock: PendingLock;
 }
 
-export async function startEarly(request: PodRequest, spec: OciSpec, config: Config): Promise<EarlyStart> {
-  const headCheck = sendHeadCheck(request, spec, config);
+export async function startEarly(request: PodRequest, spec: OciSpec, config: Config, containerId?: string): Promise<EarlyStart> {
+  // before anything leaves the node: a refused pod causes no request, with no token
+  const allowed = enforcePolicy(request, config, containerId);
+  const headCheck = sendHeadCheck(request, spec, config, allowed);
   if (headCheck) {
     // the event loop must run to connect and write the request; spawning and loading block it
     const ac = new AbortController();
@@ -29,11 +32,11 @@ export async function startEarly(request: PodRequest, spec: OciSpec, config: Con
   return { ...(headCheck && { headCheck }), gcLock: holdGcShared(config) };
 }
 
-function sendHeadCheck(request: PodRequest, spec: OciSpec, config: Config): HeadCheck | undefined {
+function sendHeadCheck(request: PodRequest, spec: OciSpec, config: Config, allowed: Allowed): HeadCheck | undefined {
   if (request.environment.generation !== undefined) return undefined;
   let token: string | undefined;
   try {
-    token = pickToken({ podTokenFile: podTokenFileFromMounts(spec.mounts), configTokenFile: config.floxhub.tokenFile || undefined }).token;
+    token = pickToken({ podTokenFile: podTokenFileFromMounts(spec.mounts), configTokenFile: nodeTokenFile(config, allowed) }).token;
   } catch {
     return undefined; // the pipeline reports an unreadable token itself
   }

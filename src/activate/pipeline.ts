@@ -16,6 +16,7 @@ import { closureOnNode, plannedRender } from '../ops/dry-run.js';
 import { holdGcShared, type PendingLock } from '../ops/gc-lock.js';
 import { resolveFromCache } from '../ops/offline-resolve.js';
 import { recordUsage } from '../ops/usage.js';
+import { enforcePolicy, nodeTokenFile, ruleField, substitutersFor, type Allowed } from '../policy/index.js';
 import type { ActivationInput, ActivationResult, Activator, ExecRecord } from './types.js';
 
 const PROVIDED_TOOLS = ['/bin/sh', '/usr/bin/env'] as const;
@@ -43,16 +44,24 @@ export const activateContainer: Activator = async (input: ActivationInput): Prom
   const { request, bundle, log } = input;
   const envRef = formatEnvironmentRef(request.environment);
   const container = describeContainer(request, input.containerId);
+  let allowed: Allowed;
+  try {
+    // again here (the OCI path checked before its head check): explain and every other caller
+    allowed = enforcePolicy(request, input.config, input.containerId);
+  } catch (e) {
+    input.gcLock?.release();
+    throw e;
+  }
   try {
     if (!input.dryRun) ensureWritableStateDir(input.config.runtime.stateDir);
     // dry runs change nothing, so they need not keep gc out
     if (input.dryRun) {
       input.gcLock?.release();
-      return await activate(input, envRef);
+      return await activate(input, envRef, allowed);
     }
     const gc = input.gcLock ?? holdGcShared(input.config); // taken while FloxHub is asked; realise waits for it
     try {
-      return await activate(input, envRef, gc);
+      return await activate(input, envRef, allowed, gc);
     } finally {
       gc.release();
     }
@@ -64,12 +73,12 @@ export const activateContainer: Activator = async (input: ActivationInput): Prom
 };
 
 /** realiseClosure bounded by nix.deadline-ms as a whole (each request has nix.timeout-ms). */
-async function realiseInTime(wanted: string[], config: ActivationInput['config'], stateDir: string, user: string, envRef: string, cancel?: AbortSignal): Promise<RealiseResult> {
+async function realiseInTime(wanted: string[], config: ActivationInput['config'], substituters: string[], stateDir: string, user: string, envRef: string, cancel?: AbortSignal): Promise<RealiseResult> {
   const deadline = AbortSignal.timeout(config.nix.deadlineMs);
   try {
     return await realiseClosure(wanted, {
       stateDir,
-      substituters: config.nix.substituters,
+      substituters,
       trustedPublicKeys: config.nix.trustedPublicKeys,
       maxParallel: config.nix.maxParallelDownloads,
       timeoutMs: config.nix.timeoutMs,
@@ -80,10 +89,17 @@ async function realiseInTime(wanted: string[], config: ActivationInput['config']
     if (!deadline.aborted) throw e;
     throw new FloxError(
       'nix-fetch',
-      `fetching the store paths of ${envRef} took longer than nix.deadline-ms (${config.nix.deadlineMs} ms) from ${config.nix.substituters.join(', ')}; paths completed so far are kept, so the next start continues; check the substituters or raise nix.deadline-ms`,
+      `fetching the store paths of ${envRef} took longer than nix.deadline-ms (${config.nix.deadlineMs} ms) from ${substituters.join(', ')}; paths completed so far are kept, so the next start continues; check the substituters or raise nix.deadline-ms`,
       { cause: e },
     );
   }
+}
+
+/** A private environment refused because the policy withheld the node token says so. */
+function withheldTokenHint(e: unknown, config: ActivationInput['config'], allowed: Allowed, source: string): unknown {
+  const refused = e instanceof FloxError && (e.kind === 'floxhub-auth' || e.kind === 'floxhub-not-found');
+  if (!refused || source !== 'none' || allowed.nodeToken || !config.floxhub.tokenFile) return e;
+  return new FloxError(e.kind, `${e.message}; the policy rule ${ruleField(allowed)} does not let this namespace use the node token (floxhub.token-file): give the pod its own floxhub-token secret`, { cause: e });
 }
 
 /** Fails early, with the path and what to do, when the state dir cannot be written at all. */
@@ -98,12 +114,14 @@ function ensureWritableStateDir(stateDir: string): void {
   }
 }
 
-async function activate(input: ActivationInput, envRef: string, gc?: PendingLock): Promise<ActivationResult> {
+async function activate(input: ActivationInput, envRef: string, allowed: Allowed, gc?: PendingLock): Promise<ActivationResult> {
   const { request, spec, bundle, config, log, dryRun } = input;
   const t = phaseTimer();
   const stateDir = config.runtime.stateDir;
 
-  const token = pickToken({ podTokenFile: podTokenFileFromMounts(spec.mounts), configTokenFile: config.floxhub.tokenFile || undefined });
+  const token = pickToken({ podTokenFile: podTokenFileFromMounts(spec.mounts), configTokenFile: nodeTokenFile(config, allowed) });
+  // the policy may leave this namespace only some of the substituters
+  const substituters = substitutersFor(config, allowed);
   const hubOpts = { gitUrl: config.floxhub.gitUrl, stateDir, ...(token.token !== undefined && { token: token.token }) };
 
   // What the image lacks (flox/empty has nothing) and may need: a shell and env.
@@ -124,8 +142,8 @@ async function activate(input: ActivationInput, envRef: string, gc?: PendingLock
     const realised: RealiseResult = dryRun
       ? (dryClosure ?? { closure: [...wanted].sort(), fetched: [], present: [], bytesDownloaded: 0, narBytes: 0 })
       : hostNix
-      ? await realiseWithHostNix(wanted, { substituters: config.nix.substituters, trustedPublicKeys: config.nix.trustedPublicKeys, timeoutMs: config.nix.timeoutMs })
-      : await realiseInTime(wanted, config, stateDir, user, envRef, cancel);
+      ? await realiseWithHostNix(wanted, { substituters, trustedPublicKeys: config.nix.trustedPublicKeys, timeoutMs: config.nix.timeoutMs })
+      : await realiseInTime(wanted, config, substituters, stateDir, user, envRef, cancel);
     const t1 = performance.now();
     const dryRender = dryRun ? plannedRender(stateDir, resolved, request.mode, config.runtime.system) : undefined;
     const rendered = dryRender ?? (await renderEnvironment({ resolved, mode: request.mode, system: config.runtime.system, stateDir, storeDir: storeHostDir, log }));
@@ -157,7 +175,7 @@ async function activate(input: ActivationInput, envRef: string, gc?: PendingLock
         });
   } catch (e) {
     await dropGuess();
-    throw e;
+    throw withheldTokenHint(e, config, allowed, token.source);
   }
   t.mark('resolve');
   const confirmed = guess !== undefined && resolved.commit === guess.commit && resolved.generation === guess.generation;
@@ -250,6 +268,7 @@ async function activate(input: ActivationInput, envRef: string, gc?: PendingLock
       hubCache: resolved.fromCache,
       ...(resolved.staleReason && { stale: resolved.staleReason }),
       auth: token.source, // where the FloxHub token came from (never the token)
+      policy: ruleField(allowed), // which policy rule let it start
       mode: request.mode,
       paths: realised.closure.length,
       pathsFetched: realised.fetched.length,

@@ -42,7 +42,7 @@ async function prepare(
     const started = performance.now();
     // the FloxHub round trip and the gc lock first, then (overlapping them) the environment
     // machinery, which is loaded only for containers that activate
-    const early = deps.activator ? undefined : await (await import('../activate/early-start.js')).startEarly(decision.request, spec, config);
+    const early = deps.activator ? undefined : await (await import('../activate/early-start.js')).startEarly(decision.request, spec, config, inv.id);
     const activator = deps.activator ?? (await import('../activate/index.js')).activate;
     const result = await activator({
       request: decision.request,

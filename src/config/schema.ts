@@ -2,6 +2,7 @@
 // rest of the code sees one complete, validated object.
 import { z } from 'zod';
 import { arch } from 'node:os';
+import { PolicyFileSchema, resolvePolicy, type Policy } from '../policy/config.js';
 
 export function defaultSystem(machine: string = arch()): string {
   const cpu = machine === 'x64' ? 'x86_64' : machine === 'arm64' ? 'aarch64' : machine;
@@ -75,6 +76,8 @@ export const ConfigFileSchema = z
       })
       .strict()
       .optional(),
+    // who may use what on this node (src/policy); absent: every pod may use everything
+    policy: PolicyFileSchema.optional(),
   })
   .strict();
 
@@ -94,6 +97,7 @@ export interface Config {
   nix: { substituters: string[]; trustedPublicKeys: string[]; maxParallelDownloads: number; timeoutMs: number; deadlineMs: number };
   gc: { keepGenerations: number; maxBytes: number };
   log: { file: string; level: LogLevel };
+  policy: Policy;
 }
 
 export const DEFAULTS = {
@@ -140,5 +144,6 @@ export function resolveConfig(file: ConfigFile): Config {
       maxBytes: file.gc?.['max-bytes'] ?? 0,
     },
     log: { file: file.log?.file ?? DEFAULTS.logFile, level: file.log?.level ?? 'info' },
+    policy: resolvePolicy(file.policy, file.nix?.substituters ?? [...DEFAULTS.substituters]),
   };
 }

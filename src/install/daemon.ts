@@ -11,6 +11,7 @@ import { defaultHostExecMode, hostArgv } from './host-exec.js';
 import { install, uninstall, type InstallOptions, type Report } from './installer.js';
 import { inClusterConfig, KubeClient } from './kube.js';
 import { parsePrefetchList, prefetch } from './prefetch.js';
+import { syncPolicyFile } from './policy-file.js';
 import { daemonSetSelectsNode } from './selects.js';
 
 export interface CleanupDecision {
@@ -84,6 +85,14 @@ export async function runDaemon(o: DaemonOptions): Promise<{ install: Report; de
   emit({ msg: 'installed', stages: report.stages, changes: report.changes });
 
   const env = o.env ?? process.env;
+  // the policy before any prefetch: from here on, flox pods start under it
+  if (env.FLOX_POLICY_FILE) {
+    try {
+      emit({ msg: 'policy', ...syncPolicyFile(o.hostRoot ?? '/', readIfPresent(env.FLOX_POLICY_FILE)) });
+    } catch (e) {
+      emit({ msg: 'policy refused', error: (e as Error).message });
+    }
+  }
   const listText = o.prefetchList ?? env.FLOX_PREFETCH ?? (env.FLOX_PREFETCH_FILE ? safeRead(env.FLOX_PREFETCH_FILE) : '');
   const { refs, invalid } = parsePrefetchList(listText);
   if (invalid.length) emit({ msg: 'prefetch: ignoring entries that are not owner/name', invalid });
@@ -103,6 +112,7 @@ export async function runDaemon(o: DaemonOptions): Promise<{ install: Report; de
   emit({ msg: `${sig}: ${decision.cleanup ? 'cleaning up' : 'leaving the node installed'}`, why: decision.why });
   if (!decision.cleanup) return { install: report, decision };
   const un = await uninstall({ ...o, kube: client, dryRun: false });
+  if (env.FLOX_POLICY_FILE) emit({ msg: 'policy', ...syncPolicyFile(o.hostRoot ?? '/', undefined) }); // only the file we wrote
   emit({ msg: 'uninstalled', stages: un.stages });
   return { install: report, decision, uninstall: un };
 }
@@ -117,6 +127,14 @@ export function hostCli(o: InstallOptions): string[] {
   const node = safeRead(hostPath(hostRoot, join(installRoot, NODE_PATH_SETTING))).trim() || 'node';
   const mode = o.hostExec ?? defaultHostExecMode(hostRoot);
   return hostArgv(mode, hostRoot, [node, join(installRoot, 'dist', 'flox-runtime.mjs')]);
+}
+
+function readIfPresent(p: string): string | undefined {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return undefined; // the optional ConfigMap is absent
+  }
 }
 
 function safeRead(p: string): string {

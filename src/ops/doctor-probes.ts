@@ -1,6 +1,6 @@
 // `doctor` probes: the I/O that gathers facts for the judgements in doctor.ts. Every network
 // probe is one bounded GET; nothing is written except a probe file in the state dir.
-import { accessSync, constants, existsSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { HttpTimeoutError, get as httpGet, readBody } from '../net/http1.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,10 @@ import { K3S_CONTAINERD_DIR } from '../install/k3s-config.js';
 import { parseToml, type TomlTable } from '../install/toml-edit.js';
 import type { RuntimeKind } from '../install/types.js';
 import { parseCacheInfo } from '../nix/narinfo.js';
-import { type CheckResult, fail, judgeClock, judgeContainerdHandler, judgeCrioHandler, judgeDisk, pass, warn } from './doctor.js';
+import { type CheckResult, fail, judgeClock, judgeContainerdHandler, judgeCrioHandler, judgeDisk, judgePolicy, pass, warn } from './doctor.js';
+import { loadSpecFile } from '../oci/spec.js';
+import { podNamespace } from '../pod/namespace.js';
+import { bundleFromState, KNOWN_RUNC_ROOTS } from './running.js';
 
 export interface DoctorOptions {
   config: Config;
@@ -189,12 +192,41 @@ export async function checkSubstituters(config: Config, timeoutMs: number): Prom
   );
 }
 
+/** Namespaces of the containers on the node that name a Flox environment (runc roots, read only). */
+export function floxNamespaces(hostRoot: string, roots: readonly string[] = KNOWN_RUNC_ROOTS): string[] {
+  const out = new Set<string>();
+  for (const root of roots) {
+    let ids: string[];
+    try {
+      ids = readdirSync(hostPath(hostRoot, root));
+    } catch {
+      continue;
+    }
+    for (const id of ids) {
+      const bundle = bundleFromState(hostPath(hostRoot, root), id);
+      if (!bundle) continue;
+      try {
+        const ann = loadSpecFile(join(hostPath(hostRoot, bundle), 'config.json')).annotations ?? {};
+        const ns = podNamespace(ann);
+        if (ann['flox.dev/environment'] !== undefined && 'namespace' in ns) out.add(ns.namespace);
+      } catch {
+        // gone meanwhile, or not readable: not counted
+      }
+    }
+  }
+  return [...out].sort();
+}
+
+export function checkPolicy(config: Config, hostRoot: string): CheckResult {
+  return judgePolicy(config.policy, config.floxhub.tokenFile !== '', config.policy.mode === 'off' ? floxNamespaces(hostRoot) : []);
+}
+
 export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
   const c = o.config;
   const results: CheckResult[] = [pass('config', `${o.configSource} loaded`), checkDelegate(c)];
   if (!o.skipCri) results.push(...checkCri(o));
   results.push(checkStateDir(c.runtime.stateDir));
   const [hub, subs] = await Promise.all([checkFloxhub(c, o.timeoutMs), checkSubstituters(c, o.timeoutMs)]);
-  results.push(...hub, ...subs, checkDisk(c.runtime.stateDir));
+  results.push(...hub, ...subs, checkDisk(c.runtime.stateDir), checkPolicy(c, o.hostRoot));
   return results;
 }

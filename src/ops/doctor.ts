@@ -102,3 +102,12 @@ export function judgeDisk(stateDir: string, freeBytes: number, totalBytes: numbe
   if (pct < 10 || freeBytes < 2 * 1024 ** 3) return warn('disk', detail, 'run `flox-runtime gc` or set gc.max-bytes');
   return pass('disk', detail);
 }
+
+/** No policy is today's behaviour; on a node shared by namespaces that is worth a warning. */
+export function judgePolicy(policy: { mode: 'enforce' | 'off'; default: 'deny' | 'allow'; rules: unknown[] }, nodeToken: boolean, namespaces: string[]): CheckResult {
+  if (policy.mode === 'enforce') return pass('policy', `enforced: ${policy.rules.length} rule(s), default ${policy.default}`);
+  const seen = namespaces.length ? `flox containers of ${namespaces.length} namespace(s) on this node (${namespaces.join(', ')})` : 'no flox containers on this node now';
+  const what = `no [policy]: every pod may use every environment, nix-mutable and every substituter${nodeToken ? ', and the node token (floxhub.token-file)' : ''}`;
+  if (namespaces.length > 1) return warn('policy', `${what}; ${seen}`, 'add a [policy] table to the config (docs/security.md, "Policy")');
+  return pass('policy', `${what}; ${seen}`);
+}

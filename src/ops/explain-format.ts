@@ -15,6 +15,12 @@ function specLines(v: SpecView): string[] {
 export function formatBundleExplanation(x: BundleExplanation): string {
   const out = [`bundle:    ${x.bundle}`, `container: ${x.container}`, `decision:  ${x.decision} — ${x.reason}`];
   if (x.environment) out.push(`environment: ${x.environment} (mode ${x.mode})`);
+  if (x.policy) {
+    const p = x.policy;
+    const leaves = [...(p.nodeToken === false ? ['no node token'] : []), ...(p.substituters ? [`substituters ${p.substituters.join(', ')}`] : [])];
+    if (p.rule === 'no policy') out.push('policy:    none configured ([policy]): every pod may use everything');
+    else out.push(p.allowed ? `policy:    allowed by ${p.rule}${leaves.length ? ` (${leaves.join('; ')})` : ''}` : `policy:    refused by ${p.rule}: ${p.reason}`);
+  }
   if (x.error) out.push(`would fail: ${x.error.message} [${x.error.kind}]`);
   if (x.plan) {
     const s = x.plan.summary;
@@ -35,7 +41,7 @@ export function formatContainerExplanation(x: ContainerExplanation): string {
   if (x.record) out.push(`record:    ${x.record.environment} generation ${x.record.generation}; exec wraps with ${JSON.stringify(x.record.wrapArgs)}`);
   if (x.activated) {
     const a = x.activated;
-    out.push(`activated: ${String(a.time ?? '')} ${String(a.environment)} generation ${String(a.generation)} (commit ${String(a.commit ?? '').slice(0, 12)}), ${String(a.paths)} paths, ${String(a.pathsFetched)} fetched, profile ${String(a.rendered)}, ${String(a.ms ?? '?')} ms`);
+    out.push(`activated: ${String(a.time ?? '')} ${String(a.environment)} generation ${String(a.generation)} (commit ${String(a.commit ?? '').slice(0, 12)}), ${String(a.paths)} paths, ${String(a.pathsFetched)} fetched, profile ${String(a.rendered)}, ${String(a.ms ?? '?')} ms${a.policy !== undefined ? `, policy ${String(a.policy)}` : ''}`);
   }
   if (x.spec) out.push(...specLines(x.spec));
   for (const n of x.notes) out.push(`note: ${n}`);

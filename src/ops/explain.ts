@@ -13,6 +13,7 @@ import { EXEC_RECORD_FILE, readExecRecord } from '../oci/exec-record.js';
 import { loadSpecFile, type OciMount, type OciSpec } from '../oci/spec.js';
 import { decide, describeContainer } from '../pod/request.js';
 import { formatEnvironmentRef } from '../pod/environment-ref.js';
+import { decidePolicy, describeRule } from '../policy/index.js';
 import { bundleFromState } from './running.js';
 
 export interface SpecView {
@@ -31,6 +32,8 @@ export interface BundleExplanation {
   reason: string;
   environment?: string;
   mode?: string;
+  /** which policy rule decided (src/policy) and what it leaves the pod */
+  policy?: { rule: string; allowed: boolean; reason?: string; nodeToken?: boolean; substituters?: string[] };
   plan?: { generation: number; commit: string; summary: Record<string, unknown>; spec: SpecView };
   error?: { kind: string; message: string };
 }
@@ -84,6 +87,10 @@ export async function explainBundle(o: { bundle: string; config: Config; log: Lo
     environment: formatEnvironmentRef(r.environment),
     mode: r.mode,
   };
+  const p = decidePolicy(r, o.config.policy);
+  base.policy = p.allowed
+    ? { rule: describeRule(p.rule), allowed: true, nodeToken: p.nodeToken, ...(p.substituters && { substituters: p.substituters }) }
+    : { rule: describeRule(p.rule), allowed: false, reason: p.reason };
   try {
     const res = await activate({ request: r, spec, bundle: o.bundle, config: o.config, log: o.log, dryRun: { offline: o.offline } });
     const s = res.summary;

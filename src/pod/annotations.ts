@@ -17,7 +17,8 @@ export const CRI = {
   // CRI-O's ContainerName is the full `k8s_<name>_<pod>_<ns>_<uid>_<attempt>`; see containerNameOf
   containerName: ['io.kubernetes.cri.container-name', 'io.kubernetes.container.name', 'io.kubernetes.cri-o.ContainerName'],
   sandboxName: ['io.kubernetes.cri.sandbox-name', 'io.kubernetes.cri-o.SandboxName', 'io.kubernetes.pod.name'],
-  sandboxNamespace: ['io.kubernetes.cri.sandbox-namespace', 'io.kubernetes.cri-o.Namespace', 'io.kubernetes.pod.namespace'],
+  // not firstOf: a pod can set some of these itself; see podNamespace in namespace.ts
+  sandboxNamespace: ['io.kubernetes.cri.sandbox-namespace', 'io.kubernetes.pod.namespace', 'io.kubernetes.cri-o.Namespace'],
   sandboxUid: ['io.kubernetes.cri.sandbox-uid', 'io.kubernetes.pod.uid'],
   sandboxId: ['io.kubernetes.cri.sandbox-id', 'io.kubernetes.cri-o.SandboxID'],
 } as const;

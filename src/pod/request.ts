@@ -3,6 +3,7 @@
 import { FloxError } from '../errors.js';
 import { ANN, CRI, KNOWN_FLOX_ANNOTATIONS, containerNameOf, firstOf } from './annotations.js';
 import { parseEnvironmentRef, type EnvironmentRef } from './environment-ref.js';
+import { podNamespace } from './namespace.js';
 
 export type ActivateMode = 'run' | 'dev';
 
@@ -10,7 +11,10 @@ export interface PodIdentity {
   containerType?: 'sandbox' | 'container';
   containerName?: string;
   sandboxName?: string;
+  /** only from keys the container runtime sets (pod/namespace.ts) */
   sandboxNamespace?: string;
+  /** why the namespace could not be trusted (absent, or keys that disagree); the policy refuses */
+  namespaceProblem?: string;
   sandboxUid?: string;
   sandboxId?: string;
 }
@@ -75,7 +79,9 @@ export function podIdentity(annotations: Record<string, string>): PodIdentity {
   const name = containerNameOf(annotations);
   if (name !== undefined) id.containerName = name;
   set('sandboxName', CRI.sandboxName);
-  set('sandboxNamespace', CRI.sandboxNamespace);
+  const ns = podNamespace(annotations);
+  if ('namespace' in ns) id.sandboxNamespace = ns.namespace;
+  else id.namespaceProblem = ns.problem;
   set('sandboxUid', CRI.sandboxUid);
   set('sandboxId', CRI.sandboxId);
   return id;
@@ -122,7 +128,8 @@ export function decide(annotations: Record<string, string>): Decision {
 }
 
 export function describeContainer(id: PodIdentity, containerId?: string): string {
-  const pod = id.sandboxName ? `${id.sandboxNamespace ?? 'default'}/${id.sandboxName}` : undefined;
+  // a namespace the runtime did not vouch for is never shown as if it were one
+  const pod = id.sandboxName ? `${id.sandboxNamespace ?? '?'}/${id.sandboxName}` : undefined;
   const name = id.containerName ?? containerId ?? 'container';
   return pod ? `container ${name} of pod ${pod}` : `container ${name}`;
 }
