@@ -30,8 +30,12 @@ export function modeOf(path: string): number | undefined {
   }
 }
 
-export function atomicWrite(path: string, data: Buffer, mode = 0o644): void {
-  writeFileAtomic(path, data, { mode, forceMode: true, mkdir: true, errorKind: 'install' });
+/**
+ * `mode` is for a new file; an existing one keeps its mode and owner (a 0600 containerd config
+ * holding registry credentials stays 0600) unless `force` (the runtime's own files).
+ */
+export function atomicWrite(path: string, data: Buffer, mode = 0o644, force = false): void {
+  writeFileAtomic(path, data, { mode, forceMode: force, mkdir: true, errorKind: 'install' });
 }
 
 /** Applies planned changes in order; no-ops are skipped. Returns the changes actually made. */
@@ -40,7 +44,7 @@ export function applyChanges(changes: FileChange[]): FileChange[] {
   for (const c of changes) {
     if (isNoop(c)) continue;
     if (c.after === null) rmSync(c.path, { force: true });
-    else atomicWrite(c.path, c.after, c.mode ?? modeOf(c.path) ?? 0o644);
+    else atomicWrite(c.path, c.after, c.mode ?? 0o644, c.forceMode ?? false);
     done.push(c);
   }
   return done;
