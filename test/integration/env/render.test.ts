@@ -1,6 +1,7 @@
 // Rendering run and dev profiles from real fixture store paths (resolved from the local hub):
 // buildEnv-style merging, priorities, conflicts, propagation, and render-once sharing.
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,6 +186,35 @@ describe('packages whose links leave the store', () => {
       expect(link(hostDir, 'etc')).toBe(`${evil}/etc`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Whether user 65534 (no groups) can run `argv`: root ignores mode bits, so ask someone else. */
+const nobodyCan = (...argv: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', ...argv], { stdio: 'ignore' }).status === 0;
+
+describe('file modes', () => {
+  it('envs is not listable (0711, also when an older version made it 0755); a rendered env is readable by any uid but render.json', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'env-modes-'));
+    try {
+      chmodSync(parent, 0o755); // mkdtemp's 0700 would hide everything from uid 65534 anyway
+      const stateDir = join(parent, 'state');
+      mkdirSync(join(stateDir, 'envs'), { recursive: true });
+      chmodSync(join(stateDir, 'envs'), 0o755);
+      const { hostDir } = await render('static', 'run', stateDir);
+      const envs = join(stateDir, 'envs');
+      expect(statSync(envs).mode & 0o7777).toBe(0o711);
+      expect(nobodyCan('ls', envs)).toBe(false);
+      // what the container's user reads: activation (envrc holds [vars]), the lock, the profile
+      expect(readFileSync(join(hostDir, 'activate.d', 'envrc'), 'utf8')).toContain('MODE_NAME');
+      for (const f of ['activate.d/envrc', 'activate.d/activate', 'manifest.lock']) expect(nobodyCan('cat', join(hostDir, f)), f).toBe(true);
+      expect(nobodyCan('ls', join(hostDir, 'activate.d'))).toBe(true);
+      expect(nobodyCan('ls', join(hostDir, 'bin'))).toBe(true);
+      // only the runtime reads render.json
+      expect(statSync(join(hostDir, 'render.json')).mode & 0o7777).toBe(0o400);
+      expect(nobodyCan('cat', join(hostDir, 'render.json'))).toBe(false);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 });
