@@ -1,6 +1,6 @@
 // File I/O at the edge of the installer. Writes are atomic (temp file in the same directory,
 // fsync, rename) so containerd, a concurrent reader or a crash never sees half a file.
-import { readdirSync, readFileSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { FloxError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
@@ -19,14 +19,6 @@ export function readIfExists(path: string): Buffer | null {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new FloxError('install', `cannot read ${path}: ${(e as Error).message}`);
-  }
-}
-
-export function modeOf(path: string): number | undefined {
-  try {
-    return statSync(path).mode & 0o7777;
-  } catch {
-    return undefined;
   }
 }
 
