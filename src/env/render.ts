@@ -42,9 +42,28 @@ export function renderKey(r: RenderOptions['resolved'], mode: Mode, system: stri
   return `${h}-${r.ref.name}-${r.generation}-${mode}`;
 }
 
+/**
+ * `<state-dir>/envs`, created or tightened to 0711 on every use (older versions made it 0755):
+ * a local user cannot list the keys, so cannot find another tenant's env. A rendered env itself
+ * stays world-readable (0755 dirs, 0444/0555 files): it is bind-mounted into containers that
+ * run as any uid, and their activation reads activate.d (envrc holds [vars]) and the profile.
+ * render.json is read only by the runtime: 0400.
+ */
+function envsDir(stateDir: string): string {
+  const envs = join(stateDir, 'envs');
+  try {
+    mkdirSync(stateDir, { recursive: true });
+    mkdirSync(envs, { recursive: true, mode: 0o711 });
+    if ((statSync(envs).mode & 0o7777) !== 0o711) chmodSync(envs, 0o711);
+  } catch (e) {
+    throw new FloxError('render', `cannot prepare ${envs}: ${(e as Error).message}`, { cause: e });
+  }
+  return envs;
+}
+
 export async function renderEnvironment(opts: RenderOptions): Promise<RenderResult> {
   const key = renderKey(opts.resolved, opts.mode, opts.system);
-  const envs = join(opts.stateDir, 'envs');
+  const envs = envsDir(opts.stateDir);
   const hostDir = join(envs, key);
   if (existsSync(join(hostDir, 'render.json'))) return { hostDir, key, created: false };
 
@@ -59,7 +78,7 @@ export async function renderEnvironment(opts: RenderOptions): Promise<RenderResu
     writeFileSync(
       join(tmp, 'render.json'),
       JSON.stringify({ version: RENDER_VERSION, environment: opts.resolved.description, generation: opts.resolved.generation, commit: opts.resolved.commit, mode: opts.mode, system: opts.system, facts, packages: selected.packages }, null, 1),
-      { mode: 0o444 },
+      { mode: 0o400 },
     );
     chmodSync(tmp, 0o755);
     try {

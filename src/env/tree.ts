@@ -4,9 +4,18 @@
 // the lower priority number wins, an error when priorities are equal and contents differ.
 // Links point at /nix/store/... (valid inside the container); contents are read on the host
 // from storeDir/<hash>-<name>.
-import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { basename, dirname, join, posix } from 'node:path';
+// A package's links are resolved the way the container resolves them, in /nix/store space
+// (src/activate/container-paths.ts), never by the host kernel: `share -> ../../../../var/lib/x`
+// or `-> /etc` leaves the store, so the builder does not follow it (it would list a host
+// directory into the profile, or compare a host file's content for a conflict). Such a link is
+// kept as a plain link, like a dangling one in Nix's build sandbox: the profile points at it and
+// the container resolves it in its own filesystem.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, join, posix } from 'node:path';
+import { resolveInView, type View } from '../activate/container-paths.js';
 import { FloxError } from '../errors.js';
+import { storeBasenameError } from '../nix/store-path.js';
+import { ENV_MOUNT } from './scripts.js';
 
 export const STORE = '/nix/store';
 
@@ -19,6 +28,7 @@ export interface TreeInput {
 
 export type TreeNode =
   | { kind: 'dir' }
+  /** `host`: where the linked directory's entries are listed on the host (directories only) */
   | { kind: 'link'; target: string; host: string; isDir: boolean; priority: number; origin: string };
 
 /** Host path of a container path under /nix/store; undefined for paths outside the store. */
@@ -27,29 +37,15 @@ export function hostPathOf(storeDir: string, p: string): string | undefined {
   return undefined;
 }
 
-/** Resolves symlinks on the host as the container would see them (store links mapped to storeDir). */
-export function resolveHost(storeDir: string, host: string): string | undefined {
-  let p = host;
-  for (let hops = 0; hops < 40; hops++) {
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch {
-      return undefined;
-    }
-    if (!st.isSymbolicLink()) return p;
-    const t = readlinkSync(p);
-    if (posix.isAbsolute(t)) {
-      const mapped = hostPathOf(storeDir, posix.normalize(t));
-      if (mapped === undefined) return undefined; // points outside the store: not followable here
-      p = mapped;
-    } else p = join(dirname(p), t);
-  }
-  return undefined;
+const storeView = (storeDir: string): View => [{ containerPrefix: STORE, hostDir: storeDir }];
+
+/** Host path of what a /nix/store path resolves to in the container; undefined outside the store. */
+export function resolveStore(storeDir: string, containerPath: string): string | undefined {
+  return resolveInView(storeView(storeDir), containerPath);
 }
 
-function isDirOnHost(storeDir: string, host: string): { dir: boolean; real?: string } {
-  const real = resolveHost(storeDir, host);
+function isDirInStore(storeDir: string, containerPath: string): { dir: boolean; real?: string } {
+  const real = resolveStore(storeDir, containerPath);
   if (!real) return { dir: false };
   try {
     return { dir: statSync(real).isDirectory(), real };
@@ -69,9 +65,10 @@ function skipped(rel: string): boolean {
   );
 }
 
+/** Whether two store paths hold the same file; false for anything that leaves the store. */
 function sameContent(storeDir: string, a: string, b: string): boolean {
-  const ra = resolveHost(storeDir, a);
-  const rb = resolveHost(storeDir, b);
+  const ra = resolveStore(storeDir, a);
+  const rb = resolveStore(storeDir, b);
   if (!ra || !rb) return false;
   if (ra === rb) return true;
   try {
@@ -101,9 +98,8 @@ export function planTree(storeDir: string, inputs: TreeInput[], reserved: Set<st
     for (const n of names) {
       const r = `${rel}/${n}`;
       if (skipped(r) || (rel === '' && reserved.has(n))) continue;
-      const host = join(hostDir, n);
-      const { dir, real } = isDirOnHost(storeDir, host);
-      const node: TreeNode = { kind: 'link', target: `${target}/${n}`, host: dir && real ? real : host, isDir: dir, priority, origin };
+      const { dir, real } = isDirInStore(storeDir, `${target}/${n}`);
+      const node: TreeNode = { kind: 'link', target: `${target}/${n}`, host: dir && real ? real : join(hostDir, n), isDir: dir, priority, origin };
       const old = tree.get(r);
       if (!old) {
         tree.set(r, node);
@@ -120,7 +116,7 @@ export function planTree(storeDir: string, inputs: TreeInput[], reserved: Set<st
         continue;
       }
       // a file (or a file/directory clash) provided twice
-      if (old.kind === 'link' && !old.isDir && !dir && sameContent(storeDir, old.host, host)) continue;
+      if (old.kind === 'link' && !old.isDir && !dir && sameContent(storeDir, old.target, node.target)) continue;
       const oldPriority = old.kind === 'link' ? old.priority : minPriorityUnder(tree, r);
       if (oldPriority < priority) continue; // lower number wins; inputs come in ascending order
       const oldOrigin = old.kind === 'link' ? old.origin : 'another package';
@@ -132,9 +128,8 @@ export function planTree(storeDir: string, inputs: TreeInput[], reserved: Set<st
   };
 
   for (const input of inputs) {
-    const host = hostPathOf(storeDir, input.storePath);
-    if (!host) throw new FloxError('render', `not a store path: ${input.storePath}`);
-    const { dir, real } = isDirOnHost(storeDir, host);
+    if (!isStorePath(input.storePath)) throw new FloxError('render', `not a store path: ${input.storePath}`);
+    const { dir, real } = isDirInStore(storeDir, input.storePath);
     if (!dir || !real) {
       // single-file store paths (rare) cannot be merged into a profile; buildEnv skips them too
       continue;
@@ -150,14 +145,19 @@ function minPriorityUnder(tree: Map<string, TreeNode>, rel: string): number {
   return min;
 }
 
+/** `/nix/store/<hash>-<name>` exactly: no sub-path, no `..` (a package's files name these). */
+function isStorePath(p: string): boolean {
+  return p.startsWith(`${STORE}/`) && storeBasenameError(p.slice(STORE.length + 1)) === undefined;
+}
+
 /** Store paths listed in a package's nix-support file (space or newline separated). */
 export function readPropagated(storeDir: string, storePath: string, file: string): string[] {
-  const host = hostPathOf(storeDir, storePath);
+  const host = isStorePath(storePath) ? resolveStore(storeDir, `${storePath}/nix-support/${file}`) : undefined;
   if (!host) return [];
   try {
-    return readFileSync(join(host, 'nix-support', file), 'utf8')
+    return readFileSync(host, 'utf8')
       .split(/\s+/)
-      .filter((p) => p.startsWith(`${STORE}/`) && basename(p).length > 33);
+      .filter(isStorePath);
   } catch {
     return [];
   }
@@ -189,13 +189,10 @@ export function expandInputs(storeDir: string, roots: TreeInput[], mode: 'run' |
   return order.map((p) => best.get(p)!).map((x, i) => ({ x, i })).sort((a, b) => a.x.priority - b.x.priority || a.i - b.i).map(({ x }) => x);
 }
 
-/** Host path of `rel` inside a rendered tree, following its /nix/store links; undefined if absent. */
+/**
+ * Host path of `rel` inside a rendered tree, resolved as the container sees it (the tree at
+ * /run/flox/env, its links into /nix/store); undefined if absent or outside both.
+ */
 export function resolveInTree(storeDir: string, root: string, rel: string): string | undefined {
-  let cur = root;
-  for (const part of rel.split('/').filter(Boolean)) {
-    const r = resolveHost(storeDir, join(cur, part));
-    if (!r) return undefined;
-    cur = r;
-  }
-  return cur;
+  return resolveInView([...storeView(storeDir), { containerPrefix: ENV_MOUNT, hostDir: root }], posix.join(ENV_MOUNT, rel));
 }

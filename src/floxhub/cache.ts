@@ -1,10 +1,14 @@
 // The node's FloxHub cache under <state-dir>/floxhub: files of a floxmeta commit are immutable,
 // so they are kept by commit; two small pointer files say which commit was last seen as the
 // branch head and at which commit a pinned generation was read. All writes are tmp + rename.
+// Private environments' manifests, locks and metadata live here and only the runtime (root)
+// reads them: the root is 0700 (tightened on every resolve, so a root an older version made
+// 0755 is fixed on the next run), new files 0600, new directories 0700.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { FloxError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 
 export interface Pointer {
@@ -26,8 +30,22 @@ export function envCacheDir(stateDir: string, gitUrl: string, owner: string, nam
   return join(stateDir, 'floxhub', hub, owner, name);
 }
 
+/** Creates `<state-dir>/floxhub` or tightens it to 0700; the env cache dir of `envCacheDir`. */
+export function openEnvCache(stateDir: string, gitUrl: string, owner: string, name: string): string {
+  const root = join(stateDir, 'floxhub');
+  try {
+    mkdirSync(stateDir, { recursive: true });
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    if ((statSync(root).mode & 0o7777) !== 0o700) chmodSync(root, 0o700);
+  } catch (e) {
+    throw new FloxError('store', `cannot prepare the FloxHub cache ${root}: ${(e as Error).message}`, { cause: e });
+  }
+  return envCacheDir(stateDir, gitUrl, owner, name);
+}
+
 async function writeAtomic(path: string, content: string): Promise<void> {
-  writeFileAtomic(path, content, { mkdir: true, errorKind: 'store' });
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileAtomic(path, content, { mode: 0o600, errorKind: 'store' });
 }
 
 export async function readPointer(path: string): Promise<Pointer | undefined> {
@@ -58,11 +76,11 @@ export async function storeCommit(dir: string, commit: string, files: Map<string
   const tmp = join(dir, 'commits', `.tmp-${commit}-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     for (const [path, content] of files) {
-      await mkdir(dirname(join(tmp, path)), { recursive: true });
-      await writeFile(join(tmp, path), content);
+      await mkdir(dirname(join(tmp, path)), { recursive: true, mode: 0o700 });
+      await writeFile(join(tmp, path), content, { mode: 0o600 });
     }
-    await mkdir(tmp, { recursive: true });
-    await writeFile(join(tmp, '.complete'), commit);
+    await mkdir(tmp, { recursive: true, mode: 0o700 });
+    await writeFile(join(tmp, '.complete'), commit, { mode: 0o600 });
     await rename(tmp, final);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { FloxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { type EnvironmentRef, formatEnvironmentRef, parseEnvironmentRef } from '../pod/environment-ref.js';
-import { envCacheDir, hasCommit, hasGeneration, storeGeneration, headPointer, pinPointer, type Pointer, readCommitFile, readPointer, storeCommit, tokenDigest, writePointer } from './cache.js';
+import { envCacheDir, hasCommit, openEnvCache, hasGeneration, storeGeneration, headPointer, pinPointer, type Pointer, readCommitFile, readPointer, storeCommit, tokenDigest, writePointer } from './cache.js';
 import { type FetchedTree, fetchBranch } from './git-fetch.js';
 import { LockError, type Lockfile, parseLockfile } from './lockfile.js';
 import { type Manifest, ManifestError, parseManifestToml } from './manifest.js';
@@ -66,7 +66,7 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
   const ref = validRef(refIn);
   const shown = formatEnvironmentRef(ref);
   const repoUrl = floxmetaUrl(opts.gitUrl, ref.owner);
-  const dir = envCacheDir(opts.stateDir, opts.gitUrl, ref.owner, ref.name);
+  const dir = openEnvCache(opts.stateDir, opts.gitUrl, ref.owner, ref.name);
   const log = opts.log.child({ environment: shown });
   // a token-fetched entry serves only the same token again: any token is not the right one
   const digest = opts.token === undefined ? undefined : tokenDigest(opts.token);
@@ -215,7 +215,7 @@ async function updatePointer(path: string, p: Pointer): Promise<void> {
 }
 
 async function ensureDir(dir: string): Promise<string> {
-  await mkdir(join(dir, 'commits'), { recursive: true });
+  await mkdir(join(dir, 'commits'), { recursive: true, mode: 0o700 });
   return join(dir, 'commits');
 }
 

@@ -4,7 +4,7 @@
 // one, never a mix. Every writer of state or config in the runtime goes through here.
 // Files that do not outlive the machine's uptime (a container's config.json and exec process
 // file under /run, runc's state) skip the fsyncs: atomic still, durable pointlessly.
-import { closeSync, fchownSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FloxError, type FloxErrorKind } from '../errors.js';
 
@@ -60,11 +60,14 @@ export function writeFileAtomic(path: string, content: string | Buffer, opts: At
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${++tmpSeq}.${Date.now().toString(36)}.tmp`);
   let fd: number | undefined;
   try {
-    fd = openSync(tmp, 'wx', mode);
+    // created owner-only (never more open than `mode`, whatever the umask), handed to the old
+    // owner, then given the exact mode: fchown clears set-id bits, so fchmod comes last
+    fd = openSync(tmp, 'wx', mode & 0o700);
     const buf = typeof content === 'string' ? Buffer.from(content) : content;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     if (old && !opts.forceMode && process.getuid?.() === 0) fchownSync(fd, old.uid, old.gid);
+    fchmodSync(fd, mode);
     if (opts.durable !== false) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;

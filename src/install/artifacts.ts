@@ -77,7 +77,7 @@ export function planArtifacts(opts: { hostRoot: string; installRoot: string; sou
       if (required) throw new FloxError('install', `runtime artifact ${join(opts.source, rel)} is missing; build the runtime first (npm run build)`);
       return null;
     }
-    return { path: dest(rel), before: readIfExists(dest(rel)), after: data, mode, reason, summary: true };
+    return { path: dest(rel), before: readIfExists(dest(rel)), after: data, mode, forceMode: true, reason, summary: true };
   };
   const changes: FileChange[] = [];
   // chunks first, then the entry that names them, then the front end: a container start
@@ -93,7 +93,7 @@ export function planArtifacts(opts: { hostRoot: string; installRoot: string; sou
   for (const a of ARTIFACTS) {
     if (a.rel === NODE_PATH_SETTING && opts.node.kind !== 'none') {
       const nodePath = opts.node.kind === 'copy' ? join(opts.installRoot, BUNDLED_NODE) : opts.node.path;
-      changes.push({ path: dest(a.rel), before: readIfExists(dest(a.rel)), after: Buffer.from(`${nodePath}\n`), mode: a.mode, reason: 'Node binary used by bin/flox-runtime', summary: true });
+      changes.push({ path: dest(a.rel), before: readIfExists(dest(a.rel)), after: Buffer.from(`${nodePath}\n`), mode: a.mode, forceMode: true, reason: 'Node binary used by bin/flox-runtime', summary: true });
       continue;
     }
     const c = file(a.rel, a.mode, `runtime file ${a.rel}`, a.required);
@@ -101,7 +101,7 @@ export function planArtifacts(opts: { hostRoot: string; installRoot: string; sou
   }
   if (opts.node.kind === 'copy') {
     const data = readFileSync(opts.node.from);
-    changes.push({ path: dest(BUNDLED_NODE), before: readIfExists(dest(BUNDLED_NODE)), after: data, mode: statSync(opts.node.from).mode & 0o755, reason: 'Node binary for the runtime', summary: true });
+    changes.push({ path: dest(BUNDLED_NODE), before: readIfExists(dest(BUNDLED_NODE)), after: data, mode: statSync(opts.node.from).mode & 0o755, forceMode: true, reason: 'Node binary for the runtime', summary: true });
   }
   // chunks of an older build, last (their names carry content hashes)
   const wanted = new Set(distFiles);

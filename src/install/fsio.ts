@@ -1,6 +1,6 @@
 // File I/O at the edge of the installer. Writes are atomic (temp file in the same directory,
 // fsync, rename) so containerd, a concurrent reader or a crash never sees half a file.
-import { readdirSync, readFileSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { FloxError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
@@ -22,16 +22,12 @@ export function readIfExists(path: string): Buffer | null {
   }
 }
 
-export function modeOf(path: string): number | undefined {
-  try {
-    return statSync(path).mode & 0o7777;
-  } catch {
-    return undefined;
-  }
-}
-
-export function atomicWrite(path: string, data: Buffer, mode = 0o644): void {
-  writeFileAtomic(path, data, { mode, forceMode: true, mkdir: true, errorKind: 'install' });
+/**
+ * `mode` is for a new file; an existing one keeps its mode and owner (a 0600 containerd config
+ * holding registry credentials stays 0600) unless `force` (the runtime's own files).
+ */
+export function atomicWrite(path: string, data: Buffer, mode = 0o644, force = false): void {
+  writeFileAtomic(path, data, { mode, forceMode: force, mkdir: true, errorKind: 'install' });
 }
 
 /** Applies planned changes in order; no-ops are skipped. Returns the changes actually made. */
@@ -40,7 +36,7 @@ export function applyChanges(changes: FileChange[]): FileChange[] {
   for (const c of changes) {
     if (isNoop(c)) continue;
     if (c.after === null) rmSync(c.path, { force: true });
-    else atomicWrite(c.path, c.after, c.mode ?? modeOf(c.path) ?? 0o644);
+    else atomicWrite(c.path, c.after, c.mode ?? 0o644, c.forceMode ?? false);
     done.push(c);
   }
   return done;

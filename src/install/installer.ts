@@ -137,6 +137,7 @@ function resolveCommon(o: InstallOptions): Resolved {
 const text = (b: Buffer | null) => (b === null ? null : b.toString('utf8'));
 const buf = (s: string | null) => (s === null ? null : Buffer.from(s));
 
+// 0644 is for a file the installer creates; an edited one keeps its own mode and owner
 function toChange(e: ConfigFileEdit, hostRoot: string): FileChange {
   return { path: hostPath(hostRoot, e.path), before: buf(e.before), after: buf(e.after), reason: e.reason, mode: 0o644 };
 }

@@ -10,7 +10,10 @@ export interface FileChange {
   path: string;
   before: Buffer | null;
   after: Buffer | null;
+  /** Mode of a new file (default 0644); an existing file keeps its mode and owner... */
   mode?: number;
+  /** ...unless this is set: the runtime's own files (artifacts) get exactly `mode`. */
+  forceMode?: boolean;
   /** Why: shown in dry-run and reports. */
   reason: string;
   /** Shown as one line (runtime files), not as a diff (config files). */

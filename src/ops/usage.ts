@@ -1,8 +1,9 @@
 // A small usage record per rendered environment, rewritten at every activation and `env pull`:
 // when it was last used and which store paths it needed. `env ls` shows it; `gc` orders by it
 // and protects what was used within its grace period (a container that is being created has
-// no runc state yet). Written atomically; a failure never fails an activation.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// no runc state yet). Written atomically; a failure never fails an activation. Records name
+// environments and commits and only the runtime reads them: the dir is 0700, records 0600.
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -59,6 +60,7 @@ export interface UsageInput {
 
 /** Never throws: usage is bookkeeping, not part of starting a container. */
 export function recordUsage(stateDir: string, u: UsageInput, now: Date = new Date()): void {
+  let tmp: string | undefined;
   try {
     if (!KEY.test(u.key)) return;
     const prev = readUsage(stateDir, u.key);
@@ -75,12 +77,18 @@ export function recordUsage(stateDir: string, u: UsageInput, now: Date = new Dat
       closure: u.closure,
     };
     const dir = usageDir(stateDir);
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if ((statSync(dir).mode & 0o7777) !== 0o700) chmodSync(dir, 0o700); // made 0755 by older versions
     const file = join(dir, `${u.key}.json`);
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(rec)}\n`);
+    tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(rec)}\n`, { mode: 0o600 });
     renameSync(tmp, file);
   } catch {
-    // bookkeeping only
+    // bookkeeping only; no temp file left behind
+    try {
+      if (tmp) rmSync(tmp, { force: true });
+    } catch {
+      // nothing more to do
+    }
   }
 }

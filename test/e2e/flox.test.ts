@@ -1,6 +1,6 @@
 // Imageless pods end to end: kubelet-style CRI calls into a private containerd whose `flox`
 // handler is bin/flox-runtime, against a local FloxHub and a real signed Nix binary cache.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,9 +20,9 @@ describe.skipIf(gate.skip)(gate.title, () => {
   const podName = (p: string) => `${p}-${++n}`;
 
   /** Runs one container to completion and returns its stdout lines. */
-  async function runToEnd(annotations: Record<string, string>, opts: { image?: string; command: string[]; env?: Record<string, string>; mounts?: Array<{ hostPath: string; containerPath: string; readonly?: boolean }>; name?: string }) {
+  async function runToEnd(annotations: Record<string, string>, opts: { image?: string; command: string[]; env?: Record<string, string>; mounts?: Array<{ hostPath: string; containerPath: string; readonly?: boolean }>; name?: string; runAsUser?: number }) {
     return k().withPod({ name: podName(opts.name ?? 'job'), handler: 'flox', annotations }, async (pod) => {
-      const c = await k().run(pod, { name: opts.name ?? 'app', image: opts.image ?? EMPTY_IMAGE, command: opts.command, ...(opts.env && { env: opts.env }), ...(opts.mounts && { mounts: opts.mounts }) });
+      const c = await k().run(pod, { name: opts.name ?? 'app', image: opts.image ?? EMPTY_IMAGE, command: opts.command, ...(opts.env && { env: opts.env }), ...(opts.mounts && { mounts: opts.mounts }), ...(opts.runAsUser !== undefined && { runAsUser: opts.runAsUser }) });
       const status = await k().waitForExit(c);
       return { lines: k().readLog(c).map((l) => l.line), exitCode: status.exit_code, container: c };
     });
@@ -135,6 +135,13 @@ describe.skipIf(gate.skip)(gate.title, () => {
     const dev = await runToEnd({ [ENV]: 'public-owner/gitlab', 'flox.dev/activate-mode': 'dev' }, { command: cmd });
     expect(dev.lines[0]).toBe('cpath=/run/flox/env/include pc=/run/flox/env/lib/pkgconfig:/run/flox/env/share/pkgconfig');
     expect(dev.lines).toContain('greet.h');
+  });
+
+  it('a container running as a non-root uid activates from the rendered env ([vars] included), though the node keeps envs/ unlistable', async () => {
+    const r = await runToEnd({ [ENV]: 'public-owner/gitlab' }, { command: ['sh', '-c', 'echo "uid=$(id -u) vars=$CI_TOOLCHAIN"; hello'], runAsUser: 65534 });
+    expect(r.exitCode).toBe(0);
+    expect(r.lines).toEqual(['uid=65534 vars=flox', 'Hello, world!']);
+    expect(statSync(join(f.stateDir, 'envs')).mode & 0o7777).toBe(0o711);
   });
 
   it('the node store is read-only; nix-mutable gives a writable overlay that never reaches the node store', async () => {

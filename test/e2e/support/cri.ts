@@ -345,6 +345,8 @@ export interface CreateContainerOptions {
   maskedPaths?: string[];
   readonlyPaths?: string[];
   readonlyRootfs?: boolean;
+  /** securityContext.runAsUser */
+  runAsUser?: number;
   attempt?: number;
 }
 
@@ -479,6 +481,7 @@ export class Kubelet {
           readonly_rootfs: o.readonlyRootfs ?? false,
           masked_paths: o.maskedPaths ?? KUBELET_MASKED_PATHS,
           readonly_paths: o.readonlyPaths ?? KUBELET_READONLY_PATHS,
+          ...(o.runAsUser !== undefined && { run_as_user: { value: o.runAsUser } }),
         },
       },
     };

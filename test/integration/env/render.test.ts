@@ -1,8 +1,9 @@
 // Rendering run and dev profiles from real fixture store paths (resolved from the local hub):
 // buildEnv-style merging, priorities, conflicts, propagation, and render-once sharing.
-import { existsSync, lstatSync, mkdtempSync, readlinkSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderEnvironment, storePathsOf, selectPackages } from '../../../src/env/index.js';
 import { FloxError } from '../../../src/errors.js';
@@ -138,6 +139,83 @@ describe('conflicts and priorities', () => {
   it('a lock for another system only is a lock error', async () => {
     const err = await render('othersystem', 'run').catch((e: FloxError) => e);
     expect(err).toMatchObject({ kind: 'lock', message: expect.stringMatching(/locked for aarch64-linux only.*x86_64-linux/) });
+  });
+});
+
+describe('packages whose links leave the store', () => {
+  it("a package linking share and etc to host directories: none of the host's entry names reach the rendered env", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'env-escape-'));
+    try {
+      // what the attacker wants listed: another tenant's pod uids, a profile.d script name
+      const hostDir0 = join(dir, 'host');
+      mkdirSync(join(hostDir0, 'pods', '11111111-pod-uid-of-another-tenant'), { recursive: true });
+      mkdirSync(join(hostDir0, 'etc', 'profile.d'), { recursive: true });
+      writeFileSync(join(hostDir0, 'etc', 'profile.d', 'host-secret-marker.sh'), 'x');
+      // two store paths in the node store (<state-dir>/store): evil links out, plain is ordinary
+      const storeDir = join(dir, 'state', 'store');
+      const evil = `/nix/store/${'1'.repeat(32)}-evil`;
+      const plain = `/nix/store/${'2'.repeat(32)}-plain`;
+      const up = (p: string) => `${'../'.repeat(40)}${p.slice(1)}`;
+      mkdirSync(join(storeDir, basename(evil), 'bin'), { recursive: true });
+      writeFileSync(join(storeDir, basename(evil), 'bin', 'evil'), 'e');
+      symlinkSync(up(join(hostDir0, 'pods')), join(storeDir, basename(evil), 'share'));
+      symlinkSync(up(join(hostDir0, 'etc')), join(storeDir, basename(evil), 'etc'));
+      mkdirSync(join(storeDir, basename(plain), 'share', 'doc'), { recursive: true });
+      writeFileSync(join(storeDir, basename(plain), 'share', 'doc', 'plain'), 'p');
+      const toml = `schema-version = "1.10.0"\n\n[install]\nevil.store-path = "${evil}"\nplain.store-path = "${plain}"\n`;
+      const f = hub.fixtures;
+      f.pushGeneration({
+        outDir: hub.outDir, owner: 'public-owner', name: 'escape', manifestToml: toml,
+        lock: f.makeLock(toml, [{ install_id: 'evil', store_path: evil, system: SYSTEM, priority: 5 }, { install_id: 'plain', store_path: plain, system: SYSTEM, priority: 6 }]),
+      });
+      const { hostDir } = await renderEnvironment({ resolved: await resolve('escape'), mode: 'dev', system: SYSTEM, stateDir: join(dir, 'state'), storeDir, log: silentLogger });
+      expect(readdirSync(hostDir)).toContain('bin');
+      const names: string[] = [];
+      const walk = (d: string) => {
+        for (const n of readdirSync(d)) {
+          names.push(n);
+          if (lstatSync(join(d, n)).isDirectory()) walk(join(d, n));
+        }
+      };
+      walk(hostDir);
+      expect(names.join(' ')).not.toMatch(/pod-uid|host-secret-marker/);
+      expect(readFileSync(join(hostDir, 'render.json'), 'utf8')).not.toMatch(/host-secret-marker/);
+      expect(readdirSync(join(hostDir, 'activate.d')).join(' ')).not.toMatch(/host-secret-marker/);
+      // kept as plain links, resolved by the container in its own filesystem
+      expect(link(hostDir, 'share')).toBe(`${evil}/share`);
+      expect(link(hostDir, 'etc')).toBe(`${evil}/etc`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Whether user 65534 (no groups) can run `argv`: root ignores mode bits, so ask someone else. */
+const nobodyCan = (...argv: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', ...argv], { stdio: 'ignore' }).status === 0;
+
+describe('file modes', () => {
+  it('envs is not listable (0711, also when an older version made it 0755); a rendered env is readable by any uid but render.json', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'env-modes-'));
+    try {
+      chmodSync(parent, 0o755); // mkdtemp's 0700 would hide everything from uid 65534 anyway
+      const stateDir = join(parent, 'state');
+      mkdirSync(join(stateDir, 'envs'), { recursive: true });
+      chmodSync(join(stateDir, 'envs'), 0o755);
+      const { hostDir } = await render('static', 'run', stateDir);
+      const envs = join(stateDir, 'envs');
+      expect(statSync(envs).mode & 0o7777).toBe(0o711);
+      expect(nobodyCan('ls', envs)).toBe(false);
+      // what the container's user reads: activation (envrc holds [vars]), the lock, the profile
+      expect(readFileSync(join(hostDir, 'activate.d', 'envrc'), 'utf8')).toContain('MODE_NAME');
+      for (const f of ['activate.d/envrc', 'activate.d/activate', 'manifest.lock']) expect(nobodyCan('cat', join(hostDir, f)), f).toBe(true);
+      expect(nobodyCan('ls', join(hostDir, 'activate.d'))).toBe(true);
+      expect(nobodyCan('ls', join(hostDir, 'bin'))).toBe(true);
+      // only the runtime reads render.json
+      expect(statSync(join(hostDir, 'render.json')).mode & 0o7777).toBe(0o400);
+      expect(nobodyCan('cat', join(hostDir, 'render.json'))).toBe(false);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 });
 

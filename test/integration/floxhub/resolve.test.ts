@@ -1,7 +1,8 @@
 // resolveEnvironment against a real git smart-HTTP hub (git http-backend) with the fixture's
 // floxmeta repositories: live and pinned generations, pushes between container starts, private
 // owners, an unreachable hub with and without a cached copy, and malformed content.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +44,33 @@ async function kindOf(p: Promise<unknown>): Promise<string> {
   }
   return 'resolved';
 }
+
+/** Whether user 65534 (no groups) can run `argv`: root ignores mode bits, so ask someone else. */
+const nobodyCan = (...argv: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', ...argv], { stdio: 'ignore' }).status === 0;
+
+describe('file modes', () => {
+  it("the FloxHub cache is root's alone: 0700 (also when an older version made it 0755), files 0600", async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'floxhub-modes-'));
+    try {
+      chmodSync(parent, 0o755); // mkdtemp's 0700 would hide everything from uid 65534 anyway
+      const o = opts({ stateDir: join(parent, 'state') });
+      const root = join(o.stateDir, 'floxhub');
+      mkdirSync(root, { recursive: true });
+      chmodSync(root, 0o755);
+      writeFileSync(join(o.stateDir, 'control'), 'x', { mode: 0o644 });
+      await resolveEnvironment({ owner: 'public-owner', name: 'multi' }, o);
+      const locks = (readdirSync(root, { recursive: true }) as string[]).filter((p) => p.endsWith('manifest.lock'));
+      expect(locks.length).toBeGreaterThan(0);
+      expect(statSync(root).mode & 0o7777).toBe(0o700);
+      for (const l of locks) expect(statSync(join(root, l)).mode & 0o777).toBe(0o600);
+      expect(nobodyCan('cat', join(o.stateDir, 'control'))).toBe(true); // the check itself works
+      expect(nobodyCan('ls', root)).toBe(false);
+      expect(nobodyCan('cat', join(root, locks[0]!))).toBe(false);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('live and pinned generations', () => {
   it('takes the live generation from the last history entry (after a rollback)', async () => {

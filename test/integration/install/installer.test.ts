@@ -1,6 +1,6 @@
 // The whole installer against a temporary host root: real files, no systemd, no cluster.
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { chownSync, chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { install, uninstall, type InstallOptions } from '../../../src/install/installer.js';
@@ -134,6 +134,23 @@ describe('install / uninstall on a temporary host root (containerd 1.7 config)',
     expect(snapshot(host)).toEqual(before);
   });
 
+  it('keeps the mode and owner of a config it rewrites: a 0600 config with credentials stays 0600', async () => {
+    const { host, opts } = setup({ '/etc/containerd/config.toml': fixture('containerd-1.7.toml') });
+    const p = join(host, 'etc/containerd/config.toml');
+    chmodSync(p, 0o600);
+    chownSync(p, 1234, 1234);
+    const owner = () => {
+      const st = statSync(p);
+      return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    };
+    await install(opts);
+    expect(readFileSync(p, 'utf8')).toContain('runtimes.flox');
+    expect(owner()).toEqual({ mode: 0o600, uid: 1234, gid: 1234 });
+    await uninstall(opts);
+    expect(readFileSync(p, 'utf8')).toBe(fixture('containerd-1.7.toml'));
+    expect(owner()).toEqual({ mode: 0o600, uid: 1234, gid: 1234 });
+  });
+
   it('keeps edits the user made after the install when uninstalling', async () => {
     const { host, opts } = setup({ '/etc/containerd/config.toml': fixture('containerd-1.7.toml') });
     await install(opts);
@@ -154,6 +171,8 @@ describe('other runtimes and layouts', () => {
     expect(r.notes.join('\n')).toMatch(/drop-in \/etc\/containerd\/conf\.d\/99-flox-runtime\.toml/);
     expect(readFileSync(join(host, 'etc/containerd/config.toml'), 'utf8')).toBe(fixture('containerd-2.1.toml'));
     expect(readFileSync(join(host, 'etc/containerd/conf.d/99-flox-runtime.toml'), 'utf8')).toContain("[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.flox]");
+    // a file the installer creates is 0644, whatever the umask
+    expect(statSync(join(host, 'etc/containerd/conf.d/99-flox-runtime.toml')).mode & 0o7777).toBe(0o644);
     expect((await install({ ...opts, dryRun: true })).changes).toEqual([]);
     await uninstall(opts);
     expect(snapshot(host)).toEqual(before);

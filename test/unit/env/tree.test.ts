@@ -1,4 +1,5 @@
-// buildEnv semantics on synthetic store directories (no Nix needed).
+// buildEnv semantics on synthetic store directories (no Nix needed), and links that leave the
+// store, which the builder must never follow on the host.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -73,6 +74,68 @@ describe('planTree', () => {
     symlinkSync(`${a}/bin`, join(root, 'bin'));
     expect(resolveInTree(store, root, 'bin/sh')).toBe(join(store, a.slice('/nix/store/'.length), 'bin/busybox'));
     expect(resolveInTree(store, root, 'bin/none')).toBeUndefined();
+  });
+});
+
+describe('links that leave the store', () => {
+  // a host directory the attacker wants listed (think /var/lib/kubelet/pods) and a host file
+  // whose content they want to test a guess against
+  let host: string;
+  beforeEach(() => {
+    host = mkdtempSync(join(tmpdir(), 'host-'));
+    mkdirSync(join(host, 'pods/11111111-pod-uid-of-another-tenant'), { recursive: true });
+    writeFileSync(join(host, 'pods/secret-marker'), 'x');
+    writeFileSync(join(host, 'secret'), 'TOPSECRET');
+  });
+  afterEach(() => rmSync(host, { recursive: true, force: true }));
+  /** a relative target with more `..` than the store is deep: the host root, then `p` */
+  const up = (p: string) => `${'../'.repeat(40)}${p.slice(1)}`;
+  const keys = (t: Map<string, TreeNode>) => [...t.keys()].join(' ');
+
+  it('a relative link out of the store is a plain link: the host directory is never listed into the profile', () => {
+    const a = pkg('a', { share: { link: up(join(host, 'pods')) } });
+    const b = pkg('b', { 'share/doc/b': 'b' });
+    const t = planTree(store, [{ storePath: a, priority: 5, origin: 'a' }, { storePath: b, priority: 6, origin: 'b' }]);
+    expect(keys(t)).not.toMatch(/pod-uid|secret-marker/);
+    // like a dangling link in Nix's sandbox: a file, so a wins the clash on share by priority
+    expect(shape(t)).toEqual({ '/share': `${a}/share` });
+  });
+
+  it('an absolute link out of the store, or through a store link that leaves it, is not followed either', () => {
+    const hop = pkg('hop', { up: { link: up('/') } });
+    const a = pkg('a', { etc: { link: '/etc' }, lib: { link: `${hop}/up${join(host, 'pods')}` } });
+    const b = pkg('b', { 'etc/b': 'b', 'lib/b': 'b' });
+    const t = planTree(store, [{ storePath: a, priority: 5, origin: 'a' }, { storePath: b, priority: 6, origin: 'b' }]);
+    expect(keys(t)).not.toMatch(/pod-uid|secret-marker|passwd|hostname/);
+    expect(shape(t)).toEqual({ '/etc': `${a}/etc`, '/lib': `${a}/lib` });
+  });
+
+  it('a link to a host file is never compared with a package file: no oracle for the host file\'s content', () => {
+    const a = pkg('a', { 'bin/x': { link: up(join(host, 'secret')) } });
+    const right = pkg('right', { 'bin/x': 'TOPSECRET' });
+    const wrong = pkg('wrong', { 'bin/x': 'guess' });
+    const plan = (guess: string) => () => planTree(store, [{ storePath: a, priority: 5, origin: 'a' }, { storePath: guess, priority: 5, origin: 'g' }]);
+    // the right guess and the wrong one answer the same
+    expect(plan(right)).toThrow(/conflict on bin\/x/);
+    expect(plan(wrong)).toThrow(/conflict on bin\/x/);
+  });
+
+  it('propagated paths must be plain store paths: `/nix/store/../..` in nix-support is ignored', () => {
+    const name = `${'1'.repeat(32)}-evil`;
+    mkdirSync(join(host, name, 'bin'), { recursive: true });
+    writeFileSync(join(host, name, 'bin/secret-marker'), 'x');
+    const top = pkg('top', { 'nix-support/propagated-user-env-packages': `/nix/store/${'../'.repeat(40)}${host.slice(1)}/${name}` });
+    const inputs = expandInputs(store, [{ storePath: top, priority: 5, origin: 'top' }], 'run');
+    expect(inputs.map((i) => i.storePath)).toEqual([top]);
+  });
+
+  it('resolveInTree resolves like the container: a link out of the store resolves to nothing', () => {
+    const a = pkg('a', { etc: { link: up(host) } });
+    const root = join(store, 'root');
+    mkdirSync(root);
+    symlinkSync(`${a}/etc`, join(root, 'etc'));
+    expect(resolveInTree(store, root, 'etc/pods')).toBeUndefined();
+    expect(resolveInTree(store, root, 'etc/secret')).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 // The usage record: atomic, counting, and never a reason for an activation to fail.
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,15 +28,40 @@ describe('usage records', () => {
     expect(listUsage(s)).toEqual([]);
   });
 
-  it('never throws: unwritable dir, a file where the dir should be, a bad key', () => {
+  it('never throws: a file where the dir should be, a record that cannot be replaced; leaves no temp file', () => {
     const s = state();
     writeFileSync(join(s, 'usage'), 'not a dir');
     expect(() => recordUsage(s, input('k'))).not.toThrow();
-    const ro = state();
-    chmodSync(ro, 0o500);
-    expect(() => recordUsage(ro, input('k'))).not.toThrow();
-    expect(() => recordUsage(state(), input('../escape'))).not.toThrow();
-    expect(readUsage(s, '../../etc/passwd')).toBeUndefined();
+    // root ignores mode bits, so "unwritable" is a directory where the record goes: rename fails
+    const busy = state();
+    mkdirSync(join(busy, 'usage', 'k.json'), { recursive: true });
+    writeFileSync(join(busy, 'usage', 'k.json', 'x'), '');
+    expect(() => recordUsage(busy, input('k'))).not.toThrow();
+    expect(readdirSync(join(busy, 'usage'))).toEqual(['k.json']);
+  });
+
+  it('a key that is not a plain name writes and reads nothing outside the usage dir', () => {
+    const parent = state();
+    const s = join(parent, 'state');
+    mkdirSync(s);
+    recordUsage(s, input('../escape'));
+    recordUsage(s, input('../../escape'));
+    expect(readdirSync(parent)).toEqual(['state']);
+    expect(readdirSync(s)).toEqual([]);
+    // a valid record one level up is not read through ../
+    recordUsage(s, input('outside'));
+    renameSync(join(s, 'usage', 'outside.json'), join(s, 'outside.json'));
+    expect(readUsage(s, 'outside')).toBeUndefined();
+    expect(readUsage(s, '../outside')).toBeUndefined();
+  });
+
+  it('the usage dir is 0700 and records 0600, and an older 0755 dir is tightened', () => {
+    const s = state();
+    mkdirSync(join(s, 'usage'), { mode: 0o755 });
+    chmodSync(join(s, 'usage'), 0o755);
+    recordUsage(s, input('k'));
+    expect(statSync(join(s, 'usage')).mode & 0o7777).toBe(0o700);
+    expect(statSync(join(s, 'usage', 'k.json')).mode & 0o7777).toBe(0o600);
   });
 
   it('ignores a torn or foreign record', () => {
