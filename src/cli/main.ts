@@ -2,21 +2,10 @@
 // runc `create`/`exec` that may concern a Flox environment, or an operator command (any word
 // runc does not know). Each path loads only its own chunk to keep the container start short.
 import { existsSync } from 'node:fs';
-import { parseRuncArgv } from '../oci/argv.js';
-
-export const RUNC_COMMANDS: ReadonlySet<string> = new Set([
-  '', 'checkpoint', 'create', 'delete', 'events', 'exec', 'init', 'kill', 'list', 'pause', 'ps',
-  'restore', 'resume', 'run', 'spec', 'start', 'state', 'update', 'features', 'help', 'h',
-]);
+import { route } from './route.js';
 
 const argv = process.argv.slice(2);
-let command = '';
-try {
-  command = parseRuncArgv(argv).command;
-} catch {
-  // malformed runc argv: the OCI path reports it properly
-}
-if (RUNC_COMMANDS.has(command)) {
+if (route(argv) === 'oci') {
   // dist/oci.cjs with its V8 code cache when built (npm run build), else the ES module
   const cjs = new URL('./oci.cjs', import.meta.url).pathname;
   const { runOci } = existsSync(cjs)

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import type { Activator, ExecRecord } from '../activate/types.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { isFloxError } from '../errors.js';
+import { FloxError, isFloxError } from '../errors.js';
 import { markWarmRun } from './code-cache-hint.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { bundleDir, parseRuncArgv, type RuncInvocation } from '../oci/argv.js';
+import { bundleDir, parseRuncArgv, runcUsageProblem, type RuncInvocation } from '../oci/argv.js';
+import { delegateDefinesFlag } from '../oci/usage.js';
 import { exitLike, findDelegate, runDelegate } from '../oci/delegate.js';
 import { applyExecRecord, execRecordPath, readExecRecord, writeExecRecord } from '../oci/exec-record.js';
 import { reportFailure } from '../oci/runclog.js';
@@ -28,8 +29,19 @@ async function prepare(
   inv: RuncInvocation,
   config: Config,
   log: Logger,
-  deps: OciDeps & { env: NodeJS.ProcessEnv; cwd: string },
+  deps: OciDeps & { env: NodeJS.ProcessEnv; cwd: string; delegate: string },
 ): Promise<{ execRecord?: { path: string; record: ExecRecord }; warm?: boolean }> {
+  // help, a flag runc does not define, no container id: runc answers (and creates nothing),
+  // unless the delegate defines a flag we do not know: then it would create a container we
+  // never prepared, so that fails closed
+  const problem = runcUsageProblem(inv);
+  if (problem === 'unknown-flag' && delegateDefinesFlag(deps.delegate, inv.command, inv.unknownFlag!)) {
+    throw new FloxError(
+      'usage',
+      `${deps.delegate} ${inv.command} accepts --${inv.unknownFlag}, which this flox-runtime does not know; upgrade flox-runtime or drop the flag`,
+    );
+  }
+  if (problem) return {};
   if (inv.command === 'create' || inv.command === 'run') {
     const bundle = bundleDir(inv, deps.cwd);
     const specPath = join(bundle, 'config.json');
@@ -95,7 +107,7 @@ export async function runOci(argv: string[], deps: OciDeps = {}): Promise<never>
     const config = loadConfig(full.env);
     log = createLogger({ file: config.log.file, level: inv.globals.debug ? 'debug' : config.log.level, fields: { pid: process.pid } });
     const delegate = findDelegate(config.runtime.delegate, full.env.PATH);
-    const { execRecord, warm } = await prepare(inv, config, log, full);
+    const { execRecord, warm } = await prepare(inv, config, log, { ...full, delegate });
     const result = await runDelegate(delegate, argv);
     if (warm && result.code === 0) markWarmRun(); // this run may train the code cache
     if (execRecord && result.code === 0) {

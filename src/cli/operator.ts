@@ -6,6 +6,9 @@ import { registerEnvCommands } from './commands/env.js';
 import { registerExplainCommands } from './commands/explain.js';
 import { registerGcCommands } from './commands/gc.js';
 import { registerInstallCommands } from './commands/install.js';
+import { askDelegate, formatTopLevelHelp, parseRuncCommands, RUNC_COMMANDS_FALLBACK } from './help.js';
+import { loadConfig } from '../config/load.js';
+import { findDelegate } from '../oci/delegate.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -39,8 +42,51 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The delegate the OCI path would run, or undefined (help and version still print without one). */
+function delegateOrNone(): string | undefined {
+  try {
+    return findDelegate(loadConfig().runtime.delegate, process.env.PATH);
+  } catch {
+    return undefined;
+  }
+}
+
+const HELP_FLAGS = new Set(['-h', '-help', '--help']);
+const VERSION_FLAGS = new Set(['-v', '-version', '--version']);
+
+/** `flox-runtime`, `--help`, `help`, `help <operator command>`, `--version`: ours; else undefined. */
+function topLevel(program: Command, argv: string[]): string | undefined {
+  const first = argv[0];
+  if (first !== undefined && VERSION_FLAGS.has(first)) {
+    const runc = askDelegate(delegateOrNone(), ['--version']);
+    return `flox-runtime version ${packageVersion()}\n${runc ?? 'delegate: none found (install runc or set runtime.delegate)\n'}`;
+  }
+  const helpWord = first === 'help' || first === 'h';
+  if (helpWord && argv[1] !== undefined) {
+    const cmd = program.commands.find((c) => c.name() === argv[1]);
+    return cmd?.helpInformation();
+  }
+  if (first === undefined || HELP_FLAGS.has(first) || helpWord) {
+    const delegate = delegateOrNone();
+    const runcHelp = askDelegate(delegate, ['--help']);
+    const runcCommands = runcHelp ? parseRuncCommands(runcHelp) : [];
+    return formatTopLevelHelp({
+      version: packageVersion(),
+      operatorCommands: program.commands.map((c) => ({ name: c.name(), description: c.description() })),
+      ...(delegate && { delegate }),
+      runcCommands: runcCommands.length > 0 ? runcCommands : RUNC_COMMANDS_FALLBACK,
+    });
+  }
+  return undefined;
+}
+
 export async function runOperator(argv: string[]): Promise<void> {
   const program = buildProgram();
+  const text = topLevel(program, argv);
+  if (text !== undefined) {
+    process.stdout.write(text);
+    return;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {

@@ -26,6 +26,12 @@ export interface RuncInvocation {
   /** exec's `--process/-p FILE`. */
   processFile?: string;
   pidFile?: string;
+  /** `-h`/`--help` where runc takes it as its help flag */
+  help?: boolean;
+  /** the first flag of create/run/exec that runc 1.1/1.2 does not define */
+  unknownFlag?: string;
+  /** a flag of create/run/exec that needs a value came last without one */
+  missingValue?: string;
 }
 
 /** Global flags that take a value (runc main.go); booleans are listed separately. */
@@ -40,6 +46,13 @@ const VALUE_FLAGS: Record<string, ReadonlySet<string>> = {
     'console-socket', 'pidfd-socket', 'cwd', 'env', 'e', 'user', 'u', 'additional-gids', 'g',
     'process', 'p', 'pid-file', 'process-label', 'apparmor', 'cap', 'c', 'preserve-fds', 'cgroup',
   ]),
+};
+
+/** Per-subcommand boolean flags (runc create.go, run.go, exec.go), help included. */
+const BOOL_FLAGS: Record<string, ReadonlySet<string>> = {
+  create: new Set(['no-pivot', 'no-new-keyring', 'help', 'h']),
+  run: new Set(['detach', 'd', 'keep', 'no-subreaper', 'no-pivot', 'no-new-keyring', 'help', 'h']),
+  exec: new Set(['tty', 't', 'detach', 'd', 'no-new-privs', 'ignore-paused', 'help', 'h']),
 };
 
 interface Flag {
@@ -74,6 +87,10 @@ export function parseRuncArgv(argv: readonly string[]): RuncInvocation {
     const flag = splitFlag(token);
     if (!flag) break;
     if (GLOBAL_VALUE_FLAGS.has(flag.name)) {
+      if (flag.inlineValue === undefined && argv[i + 1] === undefined) {
+        // runc refuses it in its own words ("flag needs an argument"); no command to prepare
+        return { globals, command: '', commandArgs: [], missingValue: flag.name };
+      }
       const { value, next } = takeValue(argv, i, flag);
       if (flag.name === 'root') globals.root = value;
       else if (flag.name === 'log') globals.log = value;
@@ -99,6 +116,7 @@ export function parseRuncArgv(argv: readonly string[]): RuncInvocation {
 
 function parseCommandArgs(inv: RuncInvocation, args: readonly string[]): void {
   const valueFlags = VALUE_FLAGS[inv.command] ?? new Set<string>();
+  const boolFlags = BOOL_FLAGS[inv.command];
   let i = 0;
   while (i < args.length) {
     const token = args[i]!;
@@ -115,8 +133,14 @@ function parseCommandArgs(inv: RuncInvocation, args: readonly string[]): void {
       continue;
     }
     if (!valueFlags.has(flag.name)) {
+      if (flag.name === 'help' || flag.name === 'h') inv.help = true;
+      else if (boolFlags && !boolFlags.has(flag.name)) inv.unknownFlag ??= flag.name;
       i++;
       continue;
+    }
+    if (flag.inlineValue === undefined && args[i + 1] === undefined) {
+      inv.missingValue = flag.name; // runc says so itself
+      return;
     }
     const { value, next } = takeValue(args, i, flag);
     if (flag.name === 'bundle' || flag.name === 'b') inv.bundle = value;
@@ -124,6 +148,19 @@ function parseCommandArgs(inv: RuncInvocation, args: readonly string[]): void {
     else if (flag.name === 'pid-file') inv.pidFile = value;
     i = next;
   }
+}
+
+/**
+ * Why runc itself would refuse or only print help for this create/run/exec (then the argv goes
+ * to the delegate untouched, for runc's own words and exit status), or undefined.
+ */
+export function runcUsageProblem(inv: RuncInvocation): 'help' | 'unknown-flag' | 'missing-value' | 'no-id' | undefined {
+  if (!(inv.command in BOOL_FLAGS)) return undefined;
+  if (inv.help) return 'help';
+  if (inv.missingValue !== undefined) return 'missing-value';
+  if (inv.unknownFlag !== undefined) return 'unknown-flag';
+  if (inv.id === undefined) return 'no-id';
+  return undefined;
 }
 
 /** runc resolves the bundle against its cwd; an empty `--bundle=` means the cwd too. */

@@ -221,9 +221,14 @@ export function checkPolicy(config: Config, hostRoot: string): CheckResult {
   return judgePolicy(config.policy, config.floxhub.tokenFile !== '', config.policy.mode === 'off' ? floxNamespaces(hostRoot) : []);
 }
 
+/** A config that failed to load never gets here (the caller reports it); an absent one did load: as defaults. */
+export function checkConfigFile(path: string): CheckResult {
+  return existsSync(path) ? pass('config', `${path} loaded`) : pass('config', `no config file at ${path}: every key has its default`);
+}
+
 export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
   const c = o.config;
-  const results: CheckResult[] = [pass('config', `${o.configSource} loaded`), checkDelegate(c)];
+  const results: CheckResult[] = [checkConfigFile(o.configSource), checkDelegate(c)];
   if (!o.skipCri) results.push(...checkCri(o));
   results.push(checkStateDir(c.runtime.stateDir));
   const [hub, subs] = await Promise.all([checkFloxhub(c, o.timeoutMs), checkSubstituters(c, o.timeoutMs)]);

@@ -91,11 +91,12 @@ describe('pass-through by exec, no Node', () => {
     [['delete', '--force', ID]],
     [['ps', '--format', 'json', ID]],
     [['features']],
-    [['--version']],
-    [[]],
-    [['create', '--bundle', '/nonexistent-but-skipped', '--', ID]],
+    // runc's help and its answer to unknown words are runc's own (creates: below, with real bundles)
+    [['create', '--help']],
+    [['exec', '-h']],
+    [['help', 'create']],
+    [['no-such-command', 'x']],
   ])('%j reaches runc with the same argv, pid, fds and output', (argv) => {
-    if (argv[0] === 'create') return; // covered below with real bundles
     const r = run(argv, { env: { FAKE_RUNC_EXIT: '3' } });
     expect(r.record?.argv).toEqual(argv);
     expect(r.record?.pid).toBe(r.pid); // exec'd, not spawned

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bundleDir, isValidContainerId, parseRuncArgv } from '../../../src/oci/argv.js';
+import { bundleDir, isValidContainerId, parseRuncArgv, runcUsageProblem } from '../../../src/oci/argv.js';
 
 const ID = '070ca25f9b3a';
 const TASK = `/run/containerd/io.containerd.runtime.v2.task/k8s.io/${ID}`;
@@ -53,9 +53,9 @@ describe('parseRuncArgv', () => {
     expect(g.systemdCgroup).toBe(true);
   });
 
-  it('rejects a trailing value flag with no value', () => {
-    expect(() => parseRuncArgv(['create', '--bundle'])).toThrow(/--bundle needs a value/);
-    expect(() => parseRuncArgv(['--root'])).toThrow(/--root needs a value/);
+  it('a trailing value flag with no value is noted, for runc to refuse in its own words (runc: "flag needs an argument")', () => {
+    expect(parseRuncArgv(['create', '--bundle']).missingValue).toBe('bundle');
+    expect(parseRuncArgv(['--root'])).toMatchObject({ command: '', missingValue: 'root' });
   });
 });
 
@@ -72,5 +72,24 @@ describe('bundleDir', () => {
 describe('isValidContainerId', () => {
   it.each([['abc', true], ['a.b_c+d-e', true], ['..', false], ['.', false], ['a/b', false], ['', false], ['a b', false]])('%s -> %s', (id, ok) => {
     expect(isValidContainerId(id)).toBe(ok);
+  });
+});
+
+describe('runcUsageProblem: an argv runc itself refuses or answers with help', () => {
+  it.each([
+    [['create', '-h'], 'help'],
+    [['create', 'id', '--help'], 'help'],
+    [['exec', '-h', 'id'], 'help'],
+    [['exec', 'id', 'ls', '-h'], undefined], // -h belongs to the process
+    [['create', '--bogus', 'id'], 'unknown-flag'],
+    [['run', '-d', '--keep', 'id'], undefined],
+    [['exec', '-t', '--no-new-privs', 'id', 'sh'], undefined],
+    [['exec', '--bogus', 'id', 'sh'], 'unknown-flag'],
+    [['create', '--bundle'], 'missing-value'],
+    [['create', '--bundle', '/b'], 'no-id'],
+    [['create', '--bundle', '/b', 'id'], undefined],
+    [['start', 'id'], undefined],
+  ] as const)('%j -> %s', (argv, expected) => {
+    expect(runcUsageProblem(parseRuncArgv(argv))).toBe(expected);
   });
 });

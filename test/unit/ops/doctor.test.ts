@@ -80,3 +80,16 @@ describe('clock, disk, exit code, report', () => {
     `);
   });
 });
+
+describe('the config check tells a missing file from a loaded one', () => {
+  it('a file that is there: "loaded"; none at the default path: "no config file", every key its default', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { checkConfigFile } = await import('../../../src/ops/doctor-probes.js');
+    const dir = mkdtempSync(join(tmpdir(), 'flox-doctor-'));
+    writeFileSync(join(dir, 'config.toml'), '');
+    expect(checkConfigFile(join(dir, 'config.toml')).detail).toBe(`${join(dir, 'config.toml')} loaded`);
+    expect(checkConfigFile(join(dir, 'absent.toml')).detail).toMatch(/^no config file at .*absent\.toml: every key has its default$/);
+  });
+});
