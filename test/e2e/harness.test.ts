@@ -95,6 +95,22 @@ describe.skipIf(gate.skip)(gate.title, () => {
     });
   });
 
+  it('streams CRI Exec (stdin in, stdout/stderr/exit code out) and Attach (stdin of PID 1, which stays open between attaches: stdin=true, stdin_once=false)', async () => {
+    const k = lab.kubelet;
+    await k.withPod({ name: 'stream', handler: 'runc' }, async (pod) => {
+      // PID 1 is a shell reading commands from its stdin, as GitLab Runner's build container
+      const c = await k.run(pod, { name: 'sh', image: BUSYBOX_IMAGE, command: ['sh'], stdin: true });
+      const direct = await k.exec(c, ['sh', '-c', 'echo out; echo err >&2; exit 3']);
+      expect(direct).toMatchObject({ stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
+      const fed = await k.exec(c, ['sh'], { input: 'echo "read $((6 * 7)) from stdin"; exit 0\n' });
+      expect(fed).toEqual({ stdout: 'read 42 from stdin\n', stderr: '', exitCode: 0 });
+      await k.attachWrite(c, 'echo first > /tmp/attached\n');
+      await k.attachWrite(c, 'echo second >> /tmp/attached\n');
+      expect((await k.exec(c, ['cat', '/tmp/attached'])).stdout).toBe('first\nsecond\n');
+      expect((await k.containerStatus(c)).state).toBe('CONTAINER_RUNNING');
+    });
+  });
+
   it('waits for exit and reads the whole log of a short-lived container', async () => {
     await lab.kubelet.withPod({ name: 'short', handler: 'runc' }, async (pod) => {
       const c = await lab.kubelet.run(pod, {

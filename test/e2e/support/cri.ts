@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { supportFile } from './paths.js';
+import { openStream, type StreamResult } from './cri-stream.js';
 
 // ---- wire types (subset of runtime.v1, see cri.proto) ----
 
@@ -270,6 +271,13 @@ export class CriClient {
     return this.call(this.rt, 'ContainerStatus', { container_id: id, verbose });
   }
   /** `timeoutSeconds` is CRI's exec timeout (0 = none); the gRPC deadline is a bit longer. */
+  /** Exec / Attach: the URL of the runtime's stream server for this request (then see cri-stream.ts). */
+  async exec(req: { container_id: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string> {
+    return (await this.call<{ url: string }>(this.rt, 'Exec', req)).url;
+  }
+  async attach(req: { container_id: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string> {
+    return (await this.call<{ url: string }>(this.rt, 'Attach', req)).url;
+  }
   async execSync(id: string, cmd: string[], timeoutSeconds = 30): Promise<ExecSyncResponse> {
     return this.call(this.rt, 'ExecSync', { container_id: id, cmd, timeout: timeoutSeconds }, (timeoutSeconds + 30) * 1000);
   }
@@ -348,6 +356,10 @@ export interface CreateContainerOptions {
   /** securityContext.runAsUser */
   runAsUser?: number;
   attempt?: number;
+  /** kubelet's stdin/stdinOnce/tty from the pod spec (GitLab Runner: stdin true, the others false) */
+  stdin?: boolean;
+  stdinOnce?: boolean;
+  tty?: boolean;
 }
 
 export interface LogLine {
@@ -471,9 +483,9 @@ export class Kubelet {
       },
       annotations: { 'io.kubernetes.container.restartCount': String(attempt), ...o.annotations },
       log_path: `${o.name}/${attempt}.log`,
-      stdin: false,
-      stdin_once: false,
-      tty: false,
+      stdin: o.stdin ?? false,
+      stdin_once: o.stdinOnce ?? false,
+      tty: o.tty ?? false,
       linux: {
         resources: { cpu_shares: 2, oom_score_adj: 1000 },
         security_context: {
@@ -538,6 +550,31 @@ export class Kubelet {
       }
       await sleep(opts.pollMs ?? 5);
     }
+  }
+
+  /**
+   * CRI Exec over the stream server, as kubelet serves `kubectl exec` and GitLab Runner's
+   * exec calls: `input` goes to the process's stdin (then the stream stays open until the
+   * process exits; see cri-stream.ts on half-closing).
+   */
+  async exec(c: Container, cmd: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<StreamResult> {
+    const url = await this.client.exec({ container_id: c.id, cmd, tty: false, stdin: o.input !== undefined, stdout: true, stderr: true });
+    const s = openStream(url, { timeoutMs: o.timeoutMs ?? 60_000 });
+    await s.ready;
+    if (o.input !== undefined) s.write(o.input);
+    return s.done;
+  }
+
+  /** CRI Attach with stdin only (GitLab Runner's AttachOptions): writes `input`, then detaches. */
+  async attachWrite(c: Container, input: string): Promise<void> {
+    const url = await this.client.attach({ container_id: c.id, tty: false, stdin: true, stdout: false, stderr: false });
+    const s = openStream(url, { timeoutMs: 30_000 });
+    await s.ready;
+    s.write(input);
+    // let the bytes reach the container's stdin FIFO before the stream goes away
+    await new Promise((r) => setTimeout(r, 100));
+    s.close();
+    await s.done;
   }
 
   async execSync(c: Container, cmd: string[], timeoutSeconds = 30): Promise<{ stdout: string; stderr: string; exitCode: number }> {
