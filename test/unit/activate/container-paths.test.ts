@@ -45,10 +45,11 @@ describe('resolveInView', () => {
 
 describe('podTokenFile', () => {
   it('reads the secret through the mount source, as a directory or a subPath file', () => {
-    expect(podTokenFile({ mounts: [{ destination: '/var/run/secrets/flox.dev', source: '/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/t', type: 'bind' }] })).toBe(
-      '/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/t/floxhub-token',
-    );
-    expect(podTokenFile({ mounts: [{ destination: '/var/run/secrets/flox.dev/floxhub-token', source: '/k/file', type: 'bind' }] })).toBe('/k/file');
+    expect(podTokenFile({ mounts: [{ destination: '/var/run/secrets/flox.dev', source: '/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/t', type: 'bind' }] })).toEqual({
+      dir: '/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/t',
+      key: 'floxhub-token',
+    });
+    expect(podTokenFile({ mounts: [{ destination: '/var/run/secrets/flox.dev/floxhub-token', source: '/k/file', type: 'bind' }] })).toEqual({ file: '/k/file' });
     expect(podTokenFile({ mounts: [{ destination: '/var/run/secrets/other', source: '/k', type: 'bind' }] })).toBeUndefined();
     expect(podTokenFile({ mounts: [{ destination: '/var/run/secrets/flox.dev', source: 'relative', type: 'bind' }] })).toBeUndefined();
   });

@@ -42,12 +42,12 @@ describe('auth', () => {
   });
   it('the pod token wins over the node token; empty files count as none', () => {
     const d = mkdtempSync(join(tmpdir(), 'tok-'));
-    writeFileSync(join(d, 'pod'), 'pod-token\n');
+    writeFileSync(join(d, 'floxhub-token'), 'pod-token\n');
     writeFileSync(join(d, 'node'), 'node-token');
     writeFileSync(join(d, 'empty'), '\n');
-    expect(pickToken({ podTokenFile: join(d, 'pod'), configTokenFile: join(d, 'node') })).toEqual({ token: 'pod-token', source: 'pod' });
-    expect(pickToken({ podTokenFile: join(d, 'empty'), configTokenFile: join(d, 'node') })).toEqual({ token: 'node-token', source: 'config' });
-    expect(pickToken({ podTokenFile: join(d, 'missing') })).toEqual({ source: 'none' });
+    expect(pickToken({ podTokenFile: { dir: d, key: 'floxhub-token' }, configTokenFile: join(d, 'node') })).toEqual({ token: 'pod-token', source: 'pod' });
+    expect(pickToken({ podTokenFile: { file: join(d, 'empty') }, configTokenFile: join(d, 'node') })).toEqual({ token: 'node-token', source: 'config' });
+    expect(pickToken({ podTokenFile: { file: join(d, 'missing') } })).toEqual({ source: 'none' });
     expect(readTokenFile('')).toBeUndefined();
   });
 });
@@ -70,10 +70,11 @@ describe('git fetch errors', () => {
 describe('the pod token file', () => {
   it('is found through the secret volume mount, or a subPath mount of the key', async () => {
     const { podTokenFileFromMounts } = await import('../../../src/floxhub/token.js');
-    expect(podTokenFileFromMounts([{ destination: '/proc', source: 'proc' }, { destination: '/var/run/secrets/flox.dev/', source: '/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/floxhub-token' }])).toBe(
-      '/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/floxhub-token/floxhub-token',
-    );
-    expect(podTokenFileFromMounts([{ destination: '/var/run/secrets/flox.dev/floxhub-token', source: '/k/sub/0' }])).toBe('/k/sub/0');
+    expect(podTokenFileFromMounts([{ destination: '/proc', source: 'proc' }, { destination: '/var/run/secrets/flox.dev/', source: '/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/floxhub-token' }])).toEqual({
+      dir: '/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/floxhub-token',
+      key: 'floxhub-token',
+    });
+    expect(podTokenFileFromMounts([{ destination: '/var/run/secrets/flox.dev/floxhub-token', source: '/k/sub/0' }])).toEqual({ file: '/k/sub/0' });
     expect(podTokenFileFromMounts([{ destination: '/var/run/secrets/kubernetes.io/serviceaccount', source: '/k/sa' }])).toBeUndefined();
     expect(podTokenFileFromMounts(undefined)).toBeUndefined();
   });
