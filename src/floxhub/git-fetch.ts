@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FloxError } from '../errors.js';
-import { HubError, authHeader } from './smart-http.js';
+import { HubError, authHeader, checkTokenTransport } from './smart-http.js';
 
 export interface FetchedTree {
   commit: string;
@@ -15,7 +15,7 @@ export interface FetchedTree {
 
 const WANTED = /^(metadata\.json|[1-9][0-9]*\/env\/manifest\.(toml|lock))$/;
 
-function gitEnv(token: string | undefined, home: string): Record<string, string> {
+function gitEnv(repoUrl: string, token: string | undefined, home: string): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: home,
@@ -30,17 +30,27 @@ function gitEnv(token: string | undefined, home: string): Record<string, string>
     const v = process.env[k];
     if (v) env[k] = v;
   }
-  // The token travels in the environment (readable only by root), never in argv or the URL.
+  // No redirects: git reads its http config once, for the URL it was given, and after following
+  // a redirect of the ref advertisement sends the fetch, header and all, to the new host.
+  const config: Array<[string, string]> = [['http.followRedirects', 'false']];
+  // The token travels in the environment (readable only by root), never in argv or the URL, and
+  // only for the hub's repository URL (git's http.<url>.* matching).
   const auth = authHeader(token).authorization;
-  if (auth) Object.assign(env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: ${auth}` });
+  if (auth) config.push([`http.${repoUrl.replace(/\/+$/, '')}.extraHeader`, `Authorization: ${auth}`]);
+  env.GIT_CONFIG_COUNT = String(config.length);
+  config.forEach(([k, v], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = k;
+    env[`GIT_CONFIG_VALUE_${i}`] = v;
+  });
   return env;
 }
 
 export async function fetchBranch(opts: { repoUrl: string; branch: string; token?: string; timeoutMs: number; tmpDir: string }): Promise<FetchedTree> {
   // loaded only when a new commit is fetched: the warm path of every container start never needs it
+  checkTokenTransport(opts.repoUrl, opts.token);
   const { execa } = await import('execa');
   const dir = await mkdtemp(join(opts.tmpDir, 'fetch-'));
-  const env = gitEnv(opts.token, dir);
+  const env = gitEnv(opts.repoUrl, opts.token, dir);
   const git = (args: string[], input?: string) =>
     execa('git', args, { env, extendEnv: false, timeout: opts.timeoutMs, input, stripFinalNewline: false, encoding: 'utf8', reject: false });
   try {
@@ -107,6 +117,8 @@ function branchFromRefFiles(repo: string, branch: string): string | undefined {
 export function classify(stderr: string, timedOut: boolean | undefined, timeoutMs: number): HubError {
   if (timedOut) return new HubError('unreachable', `git fetch took longer than ${timeoutMs} ms`);
   const first = stderr.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'git fetch failed';
+  const redirect = /returned error: (30[1278])\b/.exec(stderr);
+  if (redirect) return new HubError('unreachable', `the hub answered with a redirect (HTTP ${redirect[1]}), which is not followed (it could carry the token to another host); set floxhub.git-url to where it points`);
   if (/Authentication failed|could not read Username|could not read Password|403|401/i.test(stderr)) return new HubError('auth', first);
   if (/Remote branch .* not found|couldn't find remote ref/i.test(stderr)) return new HubError('not-found', first);
   if (/repository .* not found|404/i.test(stderr)) return new HubError('not-found', first);
