@@ -116,11 +116,19 @@ function branchFromRefFiles(repo: string, branch: string): string | undefined {
 /** Maps git's stderr to the failure kinds the caller reports; keeps only the first line. */
 export function classify(stderr: string, timedOut: boolean | undefined, timeoutMs: number): HubError {
   if (timedOut) return new HubError('unreachable', `git fetch took longer than ${timeoutMs} ms`);
-  const first = stderr.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'git fetch failed';
-  const redirect = /returned error: (30[1278])\b/.exec(stderr);
+  // "remote:" lines and the text of a "remote error:" or "protocol error:" are the server's
+  // words: they are neither shown to the pod's owner nor taken for git's own
+  const own = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^remote:/i.test(l))
+    .map((l) => l.replace(/((?:remote|protocol) error):.*$/i, "$1 (the server's words are not shown)"));
+  const text = own.join('\n');
+  const first = own[0] ?? 'git fetch failed';
+  const redirect = /returned error: (30[1278])\b/.exec(text);
   if (redirect) return new HubError('unreachable', `the hub answered with a redirect (HTTP ${redirect[1]}), which is not followed (it could carry the token to another host); set floxhub.git-url to where it points`);
-  if (/Authentication failed|could not read Username|could not read Password|403|401/i.test(stderr)) return new HubError('auth', first);
-  if (/Remote branch .* not found|couldn't find remote ref/i.test(stderr)) return new HubError('not-found', first);
-  if (/repository .* not found|404/i.test(stderr)) return new HubError('not-found', first);
+  if (/Authentication failed|could not read Username|could not read Password|\b40[13]\b/i.test(text)) return new HubError('auth', first);
+  if (/Remote branch .* not found|couldn't find remote ref/i.test(text)) return new HubError('not-found', first);
+  if (/repository .* not found|\b404\b/i.test(text)) return new HubError('not-found', first);
   return new HubError('unreachable', first);
 }
