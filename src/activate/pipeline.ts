@@ -151,6 +151,7 @@ async function activate(input: ActivationInput, envRef: string, gc?: PendingLock
       : await resolveEnvironment(request.environment, {
           ...hubOpts,
           timeoutMs: config.floxhub.timeoutMs,
+          maxCloneBytes: config.floxhub.maxCloneBytes,
           log,
           ...(input.headCheck && { headCheck: input.headCheck }),
           ...(guess && { cachedHead: guess }),

@@ -2,7 +2,7 @@
 // commit yet) and extracts the files a generation needs. A fresh temporary bare repository per
 // fetch keeps concurrent container starts from ever sharing git's lock files.
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FloxError } from '../errors.js';
 import { HubError, authHeader, checkTokenTransport } from './smart-http.js';
@@ -45,16 +45,81 @@ function gitEnv(repoUrl: string, token: string | undefined, home: string): Recor
   return env;
 }
 
-export async function fetchBranch(opts: { repoUrl: string; branch: string; token?: string; timeoutMs: number; tmpDir: string }): Promise<FetchedTree> {
-  // loaded only when a new commit is fetched: the warm path of every container start never needs it
+/** floxhub.max-clone-bytes: a floxmeta repository is a few files per generation */
+export const DEFAULT_MAX_CLONE_BYTES = 256 << 20;
+const WATCH_MS = 50;
+
+function tooBig(repoUrl: string, what: string, max: number): FloxError {
+  return new FloxError('floxhub-malformed', `the floxmeta repository ${repoUrl} is larger than floxhub.max-clone-bytes (${max} bytes): ${what}; raise the limit in the runtime config if the environment really is that big`);
+}
+
+/** Bytes under `dir` (the clone: a pack growing as it arrives, its index, a few small files). */
+async function sizeOf(dir: string): Promise<number> {
+  let total = 0;
+  let entries;
+  try {
+    entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  } catch {
+    return 0; // not created yet
+  }
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    try {
+      total += (await stat(join(e.parentPath ?? e.path, e.name))).size;
+    } catch {
+      // renamed (tmp_pack -> pack-…) or removed between the listing and the stat
+    }
+  }
+  return total;
+}
+
+export async function fetchBranch(opts: { repoUrl: string; branch: string; token?: string; timeoutMs: number; tmpDir: string; maxCloneBytes?: number }): Promise<FetchedTree> {
+  const max = opts.maxCloneBytes ?? DEFAULT_MAX_CLONE_BYTES;
   checkTokenTransport(opts.repoUrl, opts.token);
+  // loaded only when a new commit is fetched: the warm path of every container start never needs it
   const { execa } = await import('execa');
   const dir = await mkdtemp(join(opts.tmpDir, 'fetch-'));
   const env = gitEnv(opts.repoUrl, opts.token, dir);
   const git = (args: string[], input?: string) =>
     execa('git', args, { env, extendEnv: false, timeout: opts.timeoutMs, input, stripFinalNewline: false, encoding: 'utf8', reject: false });
   try {
-    const clone = await git(['clone', '--quiet', '--bare', '--depth', '1', '--single-branch', '--no-tags', '--branch', opts.branch, opts.repoUrl, join(dir, 'repo')]);
+    // git has no limit on what a fetch receives: the clone's size on disk is watched while it
+    // runs, and git is stopped once it passes the limit (by at most what arrives in WATCH_MS).
+    // In a process group of its own, so that stopping it stops git-remote-http and index-pack.
+    const running = execa('git', ['clone', '--quiet', '--bare', '--depth', '1', '--single-branch', '--no-tags', '--branch', opts.branch, opts.repoUrl, join(dir, 'repo')], {
+      env,
+      extendEnv: false,
+      timeout: opts.timeoutMs,
+      stripFinalNewline: false,
+      encoding: 'utf8',
+      reject: false,
+      detached: true,
+    });
+    const stop = () => {
+      try {
+        process.kill(-running.pid!, 'SIGKILL');
+      } catch {
+        running.kill('SIGKILL'); // already gone, or never started
+      }
+    };
+    let over = false;
+    let watching = false;
+    const watch = setInterval(() => {
+      if (watching) return;
+      watching = true;
+      void sizeOf(join(dir, 'repo')).then((n) => {
+        watching = false;
+        if (n > max && !over) {
+          over = true;
+          stop();
+        }
+      });
+    }, WATCH_MS);
+    const clone = await running.finally(() => {
+      clearInterval(watch);
+      stop(); // whatever git left running (after a timeout) before its directory goes
+    });
+    if (over || (clone.exitCode === 0 && (await sizeOf(join(dir, 'repo'))) > max)) throw tooBig(opts.repoUrl, 'the clone was stopped once it had received more', max);
     if (clone.exitCode === undefined && !clone.timedOut && /ENOENT/.test(String(clone.message ?? ''))) {
       throw new FloxError('install', 'fetching a new FloxHub generation needs the git CLI on the node, and there is none on PATH; install git (Debian/Ubuntu: apt-get install git)');
     }
@@ -66,16 +131,22 @@ export async function fetchBranch(opts: { repoUrl: string; branch: string; token
       commit = rev.exitCode === 0 ? String(rev.stdout).trim() : undefined;
     }
     if (!commit || !/^[0-9a-f]{40,64}$/.test(commit)) throw new HubError('protocol', `fetched branch ${opts.branch} has no commit`);
-    const tree = await git(['-C', repo, 'ls-tree', '-r', '-z', '--full-tree', commit]);
+    const tree = await git(['-C', repo, 'ls-tree', '-r', '-z', '-l', '--full-tree', commit]);
     if (tree.exitCode !== 0) throw new HubError('protocol', `cannot list commit ${commit}: ${String(tree.stderr).trim()}`);
     const blobs: Array<[string, string]> = [];
+    // the sizes unpacked: a small pack can inflate to far more (read into memory below)
+    let unpacked = 0;
     for (const rec of String(tree.stdout).split('\0')) {
-      const m = /^\d+ blob ([0-9a-f]+)\t(.+)$/.exec(rec);
-      if (m && WANTED.test(m[2]!)) blobs.push([m[2]!, m[1]!]);
+      const m = /^\d+ blob ([0-9a-f]+) +(\d+)\t(.+)$/.exec(rec);
+      if (m && WANTED.test(m[3]!)) {
+        blobs.push([m[3]!, m[1]!]);
+        unpacked += Number(m[2]);
+      }
     }
+    if (unpacked > max) throw tooBig(opts.repoUrl, `its manifests and metadata unpack to ${unpacked} bytes`, max);
     const files = new Map<string, string>();
     if (blobs.length > 0) {
-      const cat = await execa('git', ['-C', repo, 'cat-file', '--batch'], { env, extendEnv: false, timeout: opts.timeoutMs, input: blobs.map(([, sha]) => sha).join('\n') + '\n', encoding: 'buffer', reject: false });
+      const cat = await execa('git', ['-C', repo, 'cat-file', '--batch'], { env, extendEnv: false, timeout: opts.timeoutMs, input: blobs.map(([, sha]) => sha).join('\n') + '\n', encoding: 'buffer', reject: false, maxBuffer: unpacked + (64 << 10) });
       if (cat.exitCode !== 0) throw new HubError('protocol', `cannot read blobs of ${commit}`);
       const out = Buffer.from(cat.stdout as Uint8Array);
       let off = 0;

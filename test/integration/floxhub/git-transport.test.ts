@@ -1,7 +1,9 @@
 // How the token and the floxmeta clone travel: git gets the token only for the hub's own URL and
 // follows no redirect with it, a token never goes over plain http to a hub off the node, and a
 // clone larger than floxhub.max-clone-bytes is stopped. Against the real git http-backend hub.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,5 +105,77 @@ describe('a token over plain http', () => {
     const target = await recorder('127.0.0.1', toHub);
     const anon = await listRefs(`http://0.0.0.0:${portOf(target.server)}${repoPath('public-owner')}`, { timeoutMs: 5000 });
     expect(anon.size).toBeGreaterThan(0);
+  });
+});
+
+/** A floxmeta repository for `owner` on the hub whose branch `big` holds `files` (path -> content). */
+function pushRepo(owner: string, files: Record<string, Buffer>): void {
+  const repo = join(hub.outDir, 'git', owner, 'floxmeta');
+  mkdirSync(repo, { recursive: true });
+  const git = (args: string[], input?: string) => execFileSync('git', ['-C', repo, ...args], { input, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim();
+  git(['init', '--quiet', '--bare']);
+  const src = mkdtempSync(join(work, 'blobs-'));
+  const tree = new Map<string, string>();
+  for (const [path, content] of Object.entries(files)) {
+    const f = join(src, path.replaceAll('/', '_'));
+    writeFileSync(f, content);
+    tree.set(path, git(['hash-object', '-w', f]));
+  }
+  // one level of directories is all the tests need: "1/env/manifest.toml" -> 1/ env/
+  const mk = (entries: string) => git(['mktree'], entries);
+  const top: string[] = [];
+  const nested = new Map<string, Map<string, string>>();
+  for (const [path, sha] of tree) {
+    const parts = path.split('/');
+    if (parts.length === 1) top.push(`100644 blob ${sha}\t${path}\n`);
+    else {
+      const [gen, env, name] = parts as [string, string, string];
+      if (!nested.has(gen)) nested.set(gen, new Map());
+      nested.get(gen)!.set(`${env}/${name}`, sha);
+    }
+  }
+  for (const [gen, inner] of nested) {
+    const envs = new Map<string, string[]>();
+    for (const [p, sha] of inner) {
+      const [env, name] = p.split('/') as [string, string];
+      envs.set(env, [...(envs.get(env) ?? []), `100644 blob ${sha}\t${name}\n`]);
+    }
+    const envTrees = [...envs].map(([env, lines]) => `040000 tree ${mk(lines.join(''))}\t${env}\n`).join('');
+    top.push(`040000 tree ${mk(envTrees)}\t${gen}\n`);
+  }
+  const commit = git(['commit-tree', mk(top.join('')), '-m', 'big']);
+  git(['update-ref', 'refs/heads/big', commit]);
+  rmSync(src, { recursive: true, force: true });
+}
+
+describe('floxhub.max-clone-bytes', () => {
+  const leftovers = (d: string) => readdirSync(d).filter((f) => f.startsWith('fetch-'));
+
+  it('stops a clone that receives more than the limit, and leaves nothing behind', async () => {
+    // random bytes do not compress: the pack is as big as the file, and takes long enough to
+    // arrive that git is stopped while it runs
+    pushRepo('big-owner', { 'metadata.json': Buffer.from('{}'), 'padding.bin': randomBytes(24 << 20) });
+    const tmpDir = mkdtempSync(join(work, 'limit-'));
+    const repoUrl = `${hub.gitUrl}/big-owner/floxmeta`;
+    const e = await fetchBranch({ repoUrl, branch: 'big', timeoutMs: 20_000, tmpDir, maxCloneBytes: 1 << 20 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(FloxError);
+    expect((e as FloxError).kind).toBe('floxhub-malformed');
+    expect((e as Error).message).toBe(
+      `the floxmeta repository ${repoUrl} is larger than floxhub.max-clone-bytes (1048576 bytes): the clone was stopped once it had received more; raise the limit in the runtime config if the environment really is that big`,
+    );
+    expect(leftovers(tmpDir)).toEqual([]);
+    // the same repository within a limit that fits it
+    const ok = await fetchBranch({ repoUrl, branch: 'big', timeoutMs: 20_000, tmpDir, maxCloneBytes: 64 << 20 });
+    expect(ok.files.get('metadata.json')).toBe('{}');
+  });
+
+  it('refuses a small clone whose manifests unpack to more than the limit', async () => {
+    // 64 MiB of one byte packs into a few hundred KiB, and would be read into memory whole
+    pushRepo('bomb-owner', { 'metadata.json': Buffer.from('{}'), '1/env/manifest.toml': Buffer.alloc(64 << 20, 0x61) });
+    const tmpDir = mkdtempSync(join(work, 'limit-'));
+    const e = await fetchBranch({ repoUrl: `${hub.gitUrl}/bomb-owner/floxmeta`, branch: 'big', timeoutMs: 20_000, tmpDir, maxCloneBytes: 1 << 20 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(FloxError);
+    expect((e as Error).message).toMatch(/larger than floxhub\.max-clone-bytes \(1048576 bytes\): its manifests and metadata unpack to 67108866 bytes;/);
+    expect(leftovers(tmpDir)).toEqual([]);
   });
 });
