@@ -3,7 +3,7 @@
 // Done in-process: spawning `git ls-remote` costs ~40 ms, this ~2-5 ms (see scripts/bench/env.mjs),
 // with the same small HTTP/1.1 client as the binary caches (node:http would load only for this).
 import { FloxError } from '../errors.js';
-import { isLoopback } from '../net/address.js';
+import { isLinkLocalOrMetadata, isLoopback } from '../net/address.js';
 import { get as httpGet, readBody } from '../net/http1.js';
 import { hostOf } from '../net/proxy.js';
 
@@ -113,6 +113,7 @@ export async function listRefs(repoUrl: string, opts: HttpOptions): Promise<Map<
     if (![301, 302, 303, 307, 308].includes(res.status) || !res.location || hops >= 5) break;
     const next = new URL(res.location, target);
     if (target.protocol === 'https:' && next.protocol !== 'https:') throw new HubError('unreachable', `refused redirect from HTTPS to ${next.protocol}`);
+    if (isLinkLocalOrMetadata(hostOf(next))) throw new HubError('unreachable', 'refused redirect to a link-local or cloud metadata address');
     if (next.host !== target.host) auth = {};
     target = next;
   }

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FloxError } from '../../../src/errors.js';
 import { fetchBranch } from '../../../src/floxhub/git-fetch.js';
 import { HubError, listRefs } from '../../../src/floxhub/smart-http.js';
+import { startTestProxy } from '../../support/connect-proxy.js';
 import { startTestHub, type TestHub } from '../../support/hub.js';
 
 let hub: TestHub;
@@ -81,6 +82,26 @@ describe('the token and redirects', () => {
     expect(t.files.has('metadata.json')).toBe(true);
     expect(direct.seen.length).toBeGreaterThan(1);
     expect(direct.seen.every((s) => s.auth === `Basic ${Buffer.from(`oauth:${hub.token}`).toString('base64')}`)).toBe(true);
+  });
+});
+
+describe('the head check and redirects', () => {
+  it('does not follow a redirect to the cloud metadata address', async () => {
+    // had the request gone out, the proxy from the environment would have taken it
+    const proxy = await startTestProxy('no.such.name');
+    const saved = process.env.HTTP_PROXY;
+    process.env.HTTP_PROXY = proxy.url;
+    try {
+      const redirecting = await recorder('127.0.0.1', (_req, res) => res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end());
+      const e = await listRefs(`http://127.0.0.1:${portOf(redirecting.server)}${repoPath('public-owner')}`, { timeoutMs: 5000 }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(HubError);
+      expect((e as Error).message).toBe('refused redirect to a link-local or cloud metadata address');
+      expect(proxy.seen).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = saved;
+      proxy.close();
+    }
   });
 });
 
