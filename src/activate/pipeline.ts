@@ -169,6 +169,7 @@ async function activate(input: ActivationInput, envRef: string, allowed: Allowed
       : await resolveEnvironment(request.environment, {
           ...hubOpts,
           timeoutMs: config.floxhub.timeoutMs,
+          maxCloneBytes: config.floxhub.maxCloneBytes,
           log,
           ...(input.headCheck && { headCheck: input.headCheck }),
           ...(guess && { cachedHead: guess }),

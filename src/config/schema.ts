@@ -48,6 +48,8 @@ export const ConfigFileSchema = z
         'git-url': httpUrl.optional(),
         'token-file': z.string().optional(),
         'timeout-ms': z.number().int().positive().max(110_000).optional(),
+        // the most a floxmeta clone may receive (and unpack to), on the node's disk
+        'max-clone-bytes': z.number().int().positive().optional(),
       })
       .strict()
       .optional(),
@@ -93,7 +95,7 @@ export interface Config {
     shellStorePath: string;
     storeMode: 'node' | 'nix';
   };
-  floxhub: { url: string; gitUrl: string; tokenFile: string; timeoutMs: number };
+  floxhub: { url: string; gitUrl: string; tokenFile: string; timeoutMs: number; maxCloneBytes: number };
   nix: { substituters: string[]; trustedPublicKeys: string[]; maxParallelDownloads: number; timeoutMs: number; deadlineMs: number };
   gc: { keepGenerations: number; maxBytes: number };
   log: { file: string; level: LogLevel };
@@ -129,6 +131,7 @@ export function resolveConfig(file: ConfigFile): Config {
       tokenFile: file.floxhub?.['token-file'] ?? '',
       // well inside kubelet's 2-minute runtime request timeout
       timeoutMs: file.floxhub?.['timeout-ms'] ?? 20_000,
+      maxCloneBytes: file.floxhub?.['max-clone-bytes'] ?? 256 * 1024 * 1024,
     },
     nix: {
       substituters: file.nix?.substituters ?? [...DEFAULTS.substituters],

@@ -27,6 +27,8 @@ export interface ResolveOptions {
   stateDir: string;
   token?: string;
   timeoutMs: number;
+  /** floxhub.max-clone-bytes (git-fetch.ts has the default) */
+  maxCloneBytes?: number;
   log: Logger;
   /** the head check, already sent (startHeadCheck); used when it asked the same repository with the same token */
   headCheck?: HeadCheck;
@@ -115,7 +117,7 @@ export async function resolveEnvironment(refIn: EnvironmentRef, opts: ResolveOpt
     fromCache = false;
     try {
       const t0 = Date.now();
-      fetched = await fetchBranch({ repoUrl, branch: ref.name, token: opts.token, timeoutMs: opts.timeoutMs, tmpDir: await ensureDir(dir) });
+      fetched = await fetchBranch({ repoUrl, branch: ref.name, token: opts.token, timeoutMs: opts.timeoutMs, tmpDir: await ensureDir(dir), ...(opts.maxCloneBytes !== undefined && { maxCloneBytes: opts.maxCloneBytes }) });
       await storeCommit(dir, fetched.commit, new Map([...fetched.files].filter(([p]) => p === 'metadata.json')));
       log.info('floxhub: fetched floxmeta commit', { commit: fetched.commit, ms: Date.now() - t0, files: fetched.files.size });
       head = fetched.commit; // the branch may have moved on since the ref check: take the newer one

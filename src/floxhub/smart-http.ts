@@ -2,7 +2,10 @@
 // (git smart HTTP, protocol v0 ref advertisement) to learn the head of the environment's branch.
 // Done in-process: spawning `git ls-remote` costs ~40 ms, this ~2-5 ms (see scripts/bench/env.mjs),
 // with the same small HTTP/1.1 client as the binary caches (node:http would load only for this).
+import { FloxError } from '../errors.js';
+import { isLinkLocalOrMetadata, isLoopback } from '../net/address.js';
 import { get as httpGet, readBody } from '../net/http1.js';
+import { hostOf } from '../net/proxy.js';
 
 export type HubFailure = 'auth' | 'not-found' | 'unreachable' | 'protocol';
 
@@ -28,6 +31,20 @@ export interface HttpOptions {
 export function authHeader(token: string | undefined): Record<string, string> {
   if (!token) return {};
   return { authorization: `Basic ${Buffer.from(`oauth:${token}`).toString('base64')}` };
+}
+
+/**
+ * A token goes only over https, or plain http to a hub on this node (tests, a local mirror):
+ * anywhere else on the way could read it. Checked before anything connects.
+ */
+export function checkTokenTransport(repoUrl: string | URL, token: string | undefined): void {
+  if (!token) return;
+  const url = typeof repoUrl === 'string' ? new URL(repoUrl) : repoUrl;
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(hostOf(url)))) return;
+  throw new FloxError(
+    'config',
+    `refusing to send the FloxHub token over ${url.protocol.replace(/:$/, '')} to ${url.host}: set floxhub.git-url to an https:// URL (plain http is allowed only to a hub on the node itself)`,
+  );
 }
 
 const MAX_BODY = 32 << 20;
@@ -81,6 +98,7 @@ export function parseAdvertisement(body: Buffer): Map<string, string> {
 export async function listRefs(repoUrl: string, opts: HttpOptions): Promise<Map<string, string>> {
   const url = new URL(`${repoUrl.replace(/\/+$/, '')}/info/refs`);
   url.searchParams.set('service', 'git-upload-pack');
+  checkTokenTransport(url, opts.token);
   let res: Answer;
   let target = url;
   let auth = authHeader(opts.token);
@@ -95,6 +113,7 @@ export async function listRefs(repoUrl: string, opts: HttpOptions): Promise<Map<
     if (![301, 302, 303, 307, 308].includes(res.status) || !res.location || hops >= 5) break;
     const next = new URL(res.location, target);
     if (target.protocol === 'https:' && next.protocol !== 'https:') throw new HubError('unreachable', `refused redirect from HTTPS to ${next.protocol}`);
+    if (isLinkLocalOrMetadata(hostOf(next))) throw new HubError('unreachable', 'refused redirect to a link-local or cloud metadata address');
     if (next.host !== target.host) auth = {};
     target = next;
   }

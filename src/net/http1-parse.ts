@@ -30,14 +30,16 @@ export function parseResponseHead(buf: Buffer): ResponseHead | undefined {
   if (end + 4 > MAX_HEAD) throw new HttpProtocolError(`response head larger than ${MAX_HEAD} bytes`);
   const lines = buf.toString('latin1', 0, end).split('\r\n');
   const status = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/.exec(lines[0]!);
-  if (!status) throw new HttpProtocolError(`malformed status line "${lines[0]!.slice(0, 80)}"`);
+  // messages quote nothing the server sent: they reach the pod's owner, and a server that is no
+  // cache (a banner, another service's answer) must not be read through them
+  if (!status) throw new HttpProtocolError('malformed status line (not an HTTP/1.x response)');
   const headers = new Map<string, string>();
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = line.indexOf(':');
     const name = line.slice(0, colon);
     // obsolete line folding (a line starting with white space) is refused, as RFC 9112 allows
-    if (colon <= 0 || !TOKEN.test(name)) throw new HttpProtocolError(`malformed header line "${line.slice(0, 80)}"`);
+    if (colon <= 0 || !TOKEN.test(name)) throw new HttpProtocolError(`malformed header line ${i + 1} of the response head`);
     const key = name.toLowerCase();
     const value = line.slice(colon + 1).trim();
     const seen = headers.get(key);
@@ -62,7 +64,7 @@ export function framingOf(head: ResponseHead): Framing {
   // "n, n" (a repeated field) is allowed when every copy agrees
   const values = new Set(cl.split(',').map((v) => v.trim()));
   const [only] = values;
-  if (values.size !== 1 || !/^\d{1,15}$/.test(only!)) throw new HttpProtocolError(`invalid Content-Length "${cl.slice(0, 40)}"`);
+  if (values.size !== 1 || !/^\d{1,15}$/.test(only!)) throw new HttpProtocolError('invalid Content-Length');
   return { kind: 'length', length: Number(only) };
 }
 
@@ -121,7 +123,7 @@ export class ChunkedDecoder {
         this.state = SIZE;
       } else if (this.state === SIZE) {
         const size = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;.*)?$/.exec(line);
-        if (!size) throw new HttpProtocolError(`chunked body: bad chunk size "${line.slice(0, 40)}"`);
+        if (!size) throw new HttpProtocolError('chunked body: bad chunk size line');
         this.left = Number.parseInt(size[1]!, 16);
         this.state = this.left === 0 ? TRAILER : DATA;
       } else if (line === '') {

@@ -114,7 +114,9 @@ async function open(url: URL, tls: GetOptions['tls'] | undefined, key: string, p
   // socket over at once (nothing would listen for its errors across an await)
   const { connect } = await import('node:tls');
   const tunnel = proxy ? await connectTunnel(proxy, host, port, req) : undefined;
-  const opts: Tls.ConnectionOptions = { ...(tunnel ? { socket: tunnel } : { host, port }), ALPNProtocols: ['http/1.1'], ...(tls ?? {}) };
+  // `host` also with a tunnel: node checks the certificate against it, and without it against
+  // the proxy socket's name ("localhost" for a proxy given by address); no SNI for an IP literal
+  const opts: Tls.ConnectionOptions = { ...(tunnel ? { socket: tunnel, host } : { host, port }), ALPNProtocols: ['http/1.1'], ...(tls ?? {}) };
   if (!isIP(host)) opts.servername = host;
   const session = tlsSessions.get(key);
   if (session) opts.session = session;

@@ -10,6 +10,7 @@
 // is never proxied: a cache on the node itself is not behind the node's proxy. Only http://
 // proxies are supported; their user:password goes as Proxy-Authorization.
 import { BlockList, isIP } from 'node:net';
+import { isLoopback } from './address.js';
 
 export interface Proxy {
   /** host:port to connect to */
@@ -137,11 +138,6 @@ function matches(rule: NoProxyRule, host: string, port: number): boolean {
     return family !== 0 && rule.addresses.check(host, family === 6 ? 'ipv6' : 'ipv4');
   }
   return host === rule.domain || host.endsWith(`.${rule.domain}`);
-}
-
-function isLoopback(host: string): boolean {
-  if (host === 'localhost' || host.endsWith('.localhost') || host === '::1') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
 }
 
 /** The URL's host as net.connect takes it: an IPv6 literal without its brackets. */

@@ -4,7 +4,9 @@
 import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FloxError } from '../errors.js';
 import { ConnectionClosedError, HttpTimeoutError, type Response, get as httpGet } from '../net/http1.js';
+import { refuseRedirect } from './redirect.js';
 
 /** A failure that may go away when tried again (network, 5xx, truncated body, timeout). */
 export class TransientError extends Error {}
@@ -22,6 +24,8 @@ export interface FetchOptions {
   /** connect + headers, and the longest stall while a body streams */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** hosts (host:port) a redirect may go to besides the cache's own (redirect.ts) */
+  redirectHosts?: readonly string[];
 }
 
 const MAX_REDIRECTS = 5;
@@ -48,7 +52,16 @@ async function get(url: string, opts: FetchOptions, redirects = 0): Promise<Resp
   if (status >= 300 && status < 400 && location) {
     res.discard();
     if (redirects >= MAX_REDIRECTS) throw new HttpStatusError(url, status);
-    return get(new URL(location, url).toString(), opts, redirects + 1);
+    let next: URL;
+    try {
+      next = new URL(location, url);
+    } catch {
+      throw new FloxError('nix-fetch', `${url}: HTTP ${status} with a malformed Location`);
+    }
+    // decided before anything connects to the target; only its scheme and host are shown
+    const why = refuseRedirect(u, next, opts.redirectHosts);
+    if (why) throw new FloxError('nix-fetch', `${url}: refused to follow its redirect to ${next.protocol}//${next.host} (${why})`);
+    return get(next.toString(), opts, redirects + 1);
   }
   if (status === 404 || status === 403 || status === 410) {
     res.discard();

@@ -33,48 +33,63 @@ const narUrl = z
   .regex(/^[A-Za-z0-9._+\-/]+$/)
   .refine((u) => !u.startsWith('/') && !u.split('/').some((s) => s === '..' || s === '.' || s === ''), 'must be a relative path inside the cache');
 
+// Errors name the field and its line, never its content: the body is the server's, and an
+// error reaches the pod's owner (kubectl describe), who must not read what a server sent.
 export function parseNarInfo(text: string, where = 'narinfo'): NarInfo {
   const fields = new Map<string, string>();
+  const lineOf = new Map<string, number>();
   const sigs: string[] = [];
   const fail = (why: string): never => {
     throw new FloxError('nix-format', `${where}: ${why}`);
   };
-  for (const line of text.split('\n')) {
+  for (const [n, line] of text.split('\n').entries()) {
     if (line === '') continue;
     const i = line.indexOf(': ');
     // "References: " has a trailing space that may have been stripped by a proxy
     const [k, v] = i < 0 && line.endsWith(':') ? [line.slice(0, -1), ''] : [line.slice(0, i), line.slice(i + 2)];
-    if (i < 0 && !line.endsWith(':')) fail(`malformed line "${line.slice(0, 80)}"`);
+    if (i < 0 && !line.endsWith(':')) fail(`malformed line ${n + 1} (no "key: value")`);
     if (k === 'Sig') sigs.push(v);
     else if (SINGLE.has(k)) {
-      if (fields.has(k)) fail(`duplicate field ${k}`);
+      if (fields.has(k)) fail(`duplicate field ${k} (line ${n + 1})`);
       fields.set(k, v);
+      lineOf.set(k, n + 1);
     } // unknown keys are ignored, as Nix does
   }
   const need = (k: string) => fields.get(k) ?? fail(`missing field ${k}`);
+  const bad = (k: string, why?: string): never => fail(`bad ${k} (line ${lineOf.get(k)})${why ? `: ${why}` : ''}`);
   const parse = <T>(k: string, schema: z.ZodType<T, z.ZodTypeDef, string>, v: string): T => {
     const r = schema.safeParse(v);
-    return r.success ? r.data : fail(`bad ${k} "${v.slice(0, 80)}"`);
+    return r.success ? r.data : bad(k);
   };
-  const storePath = parseStorePath(need('StorePath')).path;
+  // the value parsers quote what they were given: their messages stay inside
+  const field = <T>(k: string, f: (v: string) => T): T => {
+    const v = need(k);
+    try {
+      return f(v);
+    } catch (e) {
+      if (e instanceof FloxError) return bad(k);
+      throw e;
+    }
+  };
+  const storePath = field('StorePath', (v) => parseStorePath(v).path);
   const compression = fields.get('Compression') ?? 'bzip2';
-  if (!(COMPRESSIONS as readonly string[]).includes(compression)) fail(`unknown Compression "${compression}"`);
+  if (!(COMPRESSIONS as readonly string[]).includes(compression)) bad('Compression', `not one of ${COMPRESSIONS.join(', ')}`);
   const refsText = fields.get('References') ?? '';
   const references = refsText.split(' ').filter(Boolean);
-  for (const r of references) parseStoreBasename(r);
+  if (references.length) field('References', () => references.forEach((r) => parseStoreBasename(r)));
   const deriver = fields.get('Deriver');
   const info: NarInfo = {
     storePath,
     url: parse('URL', narUrl, need('URL')),
     compression: compression as Compression,
-    narHash: parseHash(need('NarHash')),
+    narHash: field('NarHash', (v) => parseHash(v)),
     narSize: parse('NarSize', size, need('NarSize')),
     references,
     sigs,
   };
-  if (fields.has('FileHash')) info.fileHash = parseHash(fields.get('FileHash')!);
+  if (fields.has('FileHash')) info.fileHash = field('FileHash', (v) => parseHash(v));
   if (fields.has('FileSize')) info.fileSize = parse('FileSize', size, fields.get('FileSize')!);
-  if (deriver !== undefined && deriver !== 'unknown-deriver') info.deriver = parseStoreBasename(deriver).basename;
+  if (deriver !== undefined && deriver !== 'unknown-deriver') info.deriver = field('Deriver', (v) => parseStoreBasename(v).basename);
   if (fields.has('System')) info.system = fields.get('System')!;
   if (fields.has('CA') && fields.get('CA') !== '') info.ca = fields.get('CA')!;
   if (info.narHash.algo !== 'sha256') fail(`NarHash must be sha256`);
@@ -104,7 +119,7 @@ export function parseCacheInfo(text: string, where = 'nix-cache-info'): CacheInf
     if (k === 'StoreDir') info.storeDir = v;
     else if (k === 'WantMassQuery') info.wantMassQuery = v === '1';
     else if (k === 'Priority') {
-      if (!/^[0-9]{1,6}$/.test(v)) throw new FloxError('nix-format', `${where}: bad Priority "${v}"`);
+      if (!/^[0-9]{1,6}$/.test(v)) throw new FloxError('nix-format', `${where}: bad Priority (not a number up to 6 digits)`);
       info.priority = Number(v);
     }
   }

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { FloxError, isFloxError } from '../errors.js';
 import { type FetchNarResult, fetchNar } from './fetch-nar.js';
 import { type FetchOptions, HttpStatusError, type RetryOptions, TransientError, withRetry } from './http.js';
+import { substituterHosts } from './redirect.js';
 import { type Deferred, Limiter, deferred } from './limit.js';
 import { type Lock, acquireLock, tryLockEach } from './lock.js';
 import { formatNix32 } from './hash.js';
@@ -106,6 +107,8 @@ export async function realiseClosure(storePaths: string[], opts: RealiseOptions)
   const signal = opts.signal ? AbortSignal.any([opts.signal, failFast.signal]) : failFast.signal;
   setMaxListeners(0, signal); // one listener per request in flight
   const fetchOpts: FetchOptions = { timeoutMs: opts.timeoutMs ?? 30_000, signal };
+  // a cache may redirect to another configured cache's host, and to no other (redirect.ts)
+  fetchOpts.redirectHosts = substituterHosts(subUrls);
   const retryFor = (path: string): RetryOptions => ({
     retries: opts.retries ?? 3,
     baseDelayMs: opts.retryBaseDelayMs ?? 200,

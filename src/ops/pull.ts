@@ -49,6 +49,7 @@ export async function pullEnvironment(o: PullOptions): Promise<PullResult> {
       stateDir,
       ...(o.token !== undefined && { token: o.token }),
       timeoutMs: config.floxhub.timeoutMs,
+      maxCloneBytes: config.floxhub.maxCloneBytes,
       log: o.log,
     });
     const shown = `${resolved.description}:${resolved.generation}`;

@@ -80,6 +80,36 @@ describe('through a proxy from the environment', () => {
     await expect(get(new URL(`https://${NAME}:${portOf(tlsOrigin)}/a`), { timeoutMs: 5000 })).rejects.toThrow(/certificate/);
   });
 
+  it('https to an IP literal: the certificate must name the target address, not the proxy the tunnel runs through', async () => {
+    // the proxy reaches 10.99.0.7 at 127.0.0.1 (nothing here connects to that address). Without
+    // a host for TLS, node checked the certificate against the proxy socket's name: the proxy's
+    // host name, or "localhost" for a proxy given by address as here
+    const target = '10.99.0.7';
+    const ipProxy = await startTestProxy(target);
+    const sub = (name: string) => mkdtempSync(join(dir, name));
+    const forProxy = makeTestCa(sub('ca-proxy-ip-'), 'DNS:localhost');
+    const forTarget = makeTestCa(sub('ca-target-ip-'), `IP:${target}`);
+    const wrong = createTlsServer({ key: forProxy.key, cert: forProxy.cert }, (_req, res) => res.end('wrong origin'));
+    const right = createTlsServer({ key: forTarget.key, cert: forTarget.cert }, (_req, res) => res.end('right origin'));
+    await listen(wrong);
+    await listen(right);
+    try {
+      process.env.HTTPS_PROXY = `http://127.0.0.1:${ipProxy.port}`;
+      const e = await get(new URL(`https://${target}:${portOf(wrong)}/a`), { tls: { ca: [forProxy.caPem] }, timeoutMs: 5000 }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(Error);
+      expect((e as Error).message).toMatch(new RegExp(`IP: ${target.replace(/\./g, '\\.')} is not in the cert's list`));
+      const r = await get(new URL(`https://${target}:${portOf(right)}/a`), { tls: { ca: [forTarget.caPem] }, timeoutMs: 5000 });
+      expect(await text(r)).toBe('right origin');
+      expect(ipProxy.seen.map((s) => s.line)).toEqual([`CONNECT ${target}:${portOf(wrong)}`, `CONNECT ${target}:${portOf(right)}`]);
+    } finally {
+      for (const s of [wrong, right]) {
+        s.closeAllConnections();
+        s.close();
+      }
+      ipProxy.close();
+    }
+  });
+
   it('http: an absolute-form request to the proxy', async () => {
     process.env.HTTP_PROXY = `http://u:p@127.0.0.1:${proxy.port}`;
     const r = await get(new URL(`http://${NAME}:${portOf(origin)}/nix-cache-info?x=1`), { timeoutMs: 5000 });

@@ -5,12 +5,14 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FloxError } from '../../../src/errors.js';
 import { hostPathOf, nodeStoreDir, realiseClosure, type RealiseEvent, type RealiseOptions } from '../../../src/nix/index.js';
 import { fingerprint, parseNarInfo } from '../../../src/nix/narinfo.js';
 import { signFingerprint } from '../../../src/nix/signature.js';
 import { type CacheServer, type NixFixture, copyCache, ensureNixFixture, narGets, secretKey, serveDirectory } from '../../support/nixcache.js';
+import { startTestProxy } from '../../support/connect-proxy.js';
 
 let fx: NixFixture;
 let server: CacheServer;
@@ -362,6 +364,59 @@ it('follows redirects for NARs (caches that hand downloads to a CDN)', async () 
   const r = await realiseClosure([hello], opts('redirecting'));
   expect(r.fetched).toEqual([busybox, hello].sort());
   expect(server.requests.some((q) => q.path.startsWith('/pristine-xz/nar/'))).toBe(true);
+});
+
+describe('redirects the cache does not get to choose', () => {
+  const redirectNars = (to: (nar: string) => string) => {
+    server.hook = (_req, res, path) => {
+      const m = /^\/redirecting\/(nar\/.*)$/.exec(path);
+      if (!m) return false;
+      res.writeHead(302, { location: to(m[1]!) }).end();
+      return true;
+    };
+    copyCache(fx.caches.xz!, join(tmp, 'redirecting'));
+    rmSync(join(tmp, 'redirecting/nar'), { recursive: true, force: true });
+  };
+
+  it('a NAR redirected to the cloud metadata address fails before anything connects there', async () => {
+    // a proxy from the environment takes any connection to a non-loopback host: had the
+    // request gone out, it would show here (and nothing leaves this machine either way)
+    const proxy = await startTestProxy('no.such.name');
+    const saved = process.env.HTTP_PROXY;
+    process.env.HTTP_PROXY = proxy.url;
+    try {
+      redirectNars(() => 'http://169.254.169.254/latest/meta-data/iam/security-credentials/node');
+      const e = await realiseClosure([hello], opts('redirecting')).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(FloxError);
+      expect((e as Error).message).toMatch(/refused to follow its redirect to http:\/\/169\.254\.169\.254 \(a link-local or cloud metadata address\)/);
+      expect(proxy.seen).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = saved;
+      proxy.close();
+    }
+  });
+
+  it('a NAR redirected to another host over plain http is not fetched from there', async () => {
+    // 127.0.0.2 stands for another host on the node's network
+    const seen: string[] = [];
+    const other = createServer((req, res) => {
+      seen.push(String(req.url));
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.2', r));
+    try {
+      const port = (other.address() as { port: number }).port;
+      redirectNars((nar) => `http://127.0.0.2:${port}/${nar}`);
+      const e = await realiseClosure([hello], opts('redirecting')).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(FloxError);
+      expect((e as Error).message).toMatch(new RegExp(`refused to follow its redirect to http://127\\.0\\.0\\.2:${port} \\(to another host over plain http\\)`));
+      expect(seen).toEqual([]);
+    } finally {
+      other.closeAllConnections();
+      other.close();
+    }
+  });
 });
 
 it('realises from a file:// substituter', async () => {

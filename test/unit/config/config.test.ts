@@ -27,6 +27,12 @@ describe('config', () => {
     expect(c.log.level).toBe('debug');
   });
 
+  it('bounds a floxmeta clone: 256 MiB unless floxhub.max-clone-bytes says otherwise', () => {
+    expect(parseConfig('', 'x.toml').floxhub.maxCloneBytes).toBe(256 << 20);
+    expect(parseConfig('[floxhub]\nmax-clone-bytes = 1048576\n', 'x.toml').floxhub.maxCloneBytes).toBe(1 << 20);
+    expect(() => parseConfig('[floxhub]\nmax-clone-bytes = 0\n', 'x.toml')).toThrow(/floxhub\.max-clone-bytes/);
+  });
+
   it.each([
     ['[runtime]\nstate-dir = "relative"', /runtime\.state-dir: must be an absolute path/],
     ['[runtime]\ndelegate = []', /runtime\.delegate/],

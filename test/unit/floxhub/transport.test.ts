@@ -62,6 +62,14 @@ describe('git fetch errors', () => {
   ])('%s -> %s', (stderr, reason) => {
     expect(classify(stderr, false, 1000).reason).toBe(reason);
   });
+  it("shows none of the server's words, and is not steered by them", () => {
+    const secret = 'AKIAFLOXLEAKEDSECRET';
+    const e = classify(`remote: ${secret} 401 Authentication failed\nfatal: remote error: ${secret}\n`, false, 1000);
+    expect(e).toMatchObject({ reason: 'unreachable', message: "fatal: remote error (the server's words are not shown)" });
+    expect(classify(`fatal: protocol error: bad line length character: ${secret.slice(0, 4)}`, false, 1000).message).not.toContain(secret.slice(0, 4));
+    // a port is no status
+    expect(classify("fatal: unable to access 'http://127.0.0.1:40123/': Failed to connect", false, 1000).reason).toBe('unreachable');
+  });
   it('a timeout is unreachable', () => {
     expect(classify('', true, 1234)).toMatchObject({ reason: 'unreachable', message: expect.stringMatching(/1234 ms/) });
   });

@@ -31,6 +31,24 @@ describe('parseResponseHead', () => {
   ])('refuses %s', (_, text) => {
     expect(() => head(text)).toThrow(HttpProtocolError);
   });
+  it('quotes nothing of what the server sent in its errors (another service answering: a banner, a page)', () => {
+    const secret = 'AKIAFLOXLEAKEDSECRET';
+    const message = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    const errors = [
+      message(() => head(`SSH-2.0-${secret}\r\n\r\n`)),
+      message(() => head(`HTTP/1.1 200 OK\r\n${secret}\r\n\r\n`)),
+      message(() => framingOf(head(`HTTP/1.1 200 OK\r\nContent-Length: ${secret}\r\n\r\n`)!)),
+      message(() => new ChunkedDecoder().push(Buffer.from(`${secret}\r\n`), () => {})),
+    ];
+    expect(errors).toEqual(['malformed status line (not an HTTP/1.x response)', 'malformed header line 2 of the response head', 'invalid Content-Length', 'chunked body: bad chunk size line']);
+  });
   it('refuses a head larger than MAX_HEAD, complete or not', () => {
     const big = `HTTP/1.1 200 OK\r\nX: ${'a'.repeat(MAX_HEAD)}`;
     expect(() => head(big)).toThrow(/larger than/);

@@ -148,6 +148,36 @@ describe('narinfo', () => {
   ])('rejects %s', (_, text) => {
     expect(kindOf(() => parseNarInfo(text))).toBe('nix-format');
   });
+  // what a server sent must not reach the pod's owner through an error (a redirect to a
+  // metadata service, a proxy's page): the message names the field and line only
+  const SECRET = 'AKIAFLOXLEAKEDSECRET';
+  it.each([
+    ['line', `${HELLO}${SECRET}\n`, /malformed line 11 /],
+    ['StorePath', HELLO.replace(/^StorePath: .*$/m, `StorePath: /nix/store/${SECRET}`), /bad StorePath \(line 1\)/],
+    ['URL', HELLO.replace(/^URL: .*$/m, `URL: ${SECRET}/../x`), /bad URL \(line 2\)/],
+    ['Compression', HELLO.replace('Compression: xz', `Compression: ${SECRET}`), /bad Compression \(line 3\)/],
+    ['FileHash', HELLO.replace(/^FileHash: .*$/m, `FileHash: sha256:${SECRET}`), /bad FileHash \(line 4\)/],
+    ['NarHash', HELLO.replace(/^NarHash: .*$/m, `NarHash: sha256:${SECRET}`), /bad NarHash \(line 6\)/],
+    ['NarSize', HELLO.replace('NarSize: 2336', `NarSize: ${SECRET}`), /bad NarSize \(line 7\)/],
+    ['References', HELLO.replace(/^References: .*$/m, `References: ${SECRET}`), /bad References \(line 8\)/],
+    ['Deriver', HELLO.replace(/^Deriver: .*$/m, `Deriver: ${SECRET}`), /bad Deriver \(line 9\)/],
+  ])('a malformed %s is named by its line, its content is not quoted', (_, text, re) => {
+    const e = (() => {
+      try {
+        parseNarInfo(text, 'https://cache.example/x.narinfo');
+      } catch (x) {
+        return x as FloxError;
+      }
+    })();
+    expect(e?.kind).toBe('nix-format');
+    expect(e?.message).toMatch(/^https:\/\/cache\.example\/x\.narinfo: /);
+    expect(e?.message).toMatch(re);
+    expect(e?.message).not.toContain(SECRET);
+  });
+  it('a malformed nix-cache-info Priority is not quoted either', () => {
+    expect(() => parseCacheInfo(`StoreDir: /nix/store\nPriority: ${SECRET}\n`)).toThrow(/bad Priority/);
+    expect(() => parseCacheInfo(`StoreDir: /nix/store\nPriority: ${SECRET}\n`)).not.toThrow(SECRET);
+  });
   it('builds the fingerprint Nix signs', () => {
     expect(fingerprint(parseNarInfo(HELLO))).toBe(
       '1;/nix/store/d061qzi4xak6wl812lldagpnv0w7wy5h-hello-2.12.1;sha256:0m7bz2qva88jmabp7wvzfhdbq0iqmpv8rl119xp56nsrnza6r7cy;2336;/nix/store/d061qzi4xak6wl812lldagpnv0w7wy5h-hello-2.12.1,/nix/store/xfs61qzmvcq6xbq03lnidzxj7cxwxppj-busybox-1.35.0',
